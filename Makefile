@@ -1,0 +1,34 @@
+# make demo | make test | make lab — each sets itself up on first use (Python 3.11 + pip only).
+# GPU users: make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+TORCH  ?= torch==2.13.0
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The stamp is keyed on pyproject.toml's content and the torch spec: a second run installs nothing.
+KEY    := $(shell cat pyproject.toml | sha1sum | cut -c1-12)-$(shell echo '$(TORCH)' | sha1sum | cut -c1-8)
+STAMP  := $(VENV)/.installed-$(KEY)
+export MPLBACKEND := Agg
+
+.PHONY: setup demo test lab clean
+
+setup: $(STAMP)
+
+$(STAMP):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(PY) -m nint_lite fit --signal camera --size 128 --model siren --hidden 128 --layers 3 --steps 500 --out results
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests notebooks --nbval-lax --nbval-current-env
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,154 @@
+"""INR architectures: MLPs mapping coordinates (N, d) to values (N, C).
+
+Every model here is `Encoding -> [Linear -> activation] * layers -> Linear`, kept as an
+`nn.Sequential` named `net` behind an optional parameter-free input encoding. That regular
+shape is what lets `nint_lite.ntk` use a per-layer closed form for the NTK diagonal.
+
+`layers` counts hidden layers (the paper's "SIREN 5×256" is layers=5, hidden=256). Weights
+are initialised from an explicit `torch.Generator(seed)`, so the same seed gives the same
+network without touching the global RNG.
+
+Built in notebooks/01_fit_an_inr.ipynb.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["make_model", "MODELS", "RECOMMENDED_LR", "Sine", "PositionalEncoding",
+           "FourierFeatures", "INR"]
+
+
+class Sine(nn.Module):
+    """sin(w0 · x), SIREN's activation."""
+
+    def __init__(self, w0: float = 30.0):
+        super().__init__()
+        self.w0 = float(w0)
+
+    def forward(self, x):
+        return torch.sin(self.w0 * x)
+
+    def extra_repr(self):
+        return f"w0={self.w0}"
+
+
+class PositionalEncoding(nn.Module):
+    """NeRF encoding: x -> [x, sin(2^k π x), cos(2^k π x)] for k < num_frequencies. (N, d) -> (N, d(1+2L))."""
+
+    def __init__(self, in_features: int, num_frequencies: int = 8):
+        super().__init__()
+        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(num_frequencies), persistent=False)
+        self.out_features = in_features * (1 + 2 * num_frequencies)
+
+    def forward(self, x):
+        xf = (x[..., None] * self.freqs).flatten(-2)  # (N, d*L)
+        return torch.cat([x, torch.sin(xf), torch.cos(xf)], dim=-1)
+
+
+class FourierFeatures(nn.Module):
+    """Random Fourier features (Tancik et al. 2020): x -> [sin(2π Bx), cos(2π Bx)], B ~ N(0, σ²)."""
+
+    def __init__(self, in_features: int, num_features: int, sigma: float, generator: torch.Generator):
+        super().__init__()
+        # A buffer, not a parameter: B is fixed, so it is not part of the NTK.
+        self.register_buffer("B", sigma * torch.randn(in_features, num_features, generator=generator))
+        self.out_features = 2 * num_features
+
+    def forward(self, x):
+        proj = 2 * math.pi * x @ self.B
+        return torch.cat([torch.sin(proj), torch.cos(proj)], dim=-1)
+
+
+class INR(nn.Module):
+    """encoding (parameter-free, may be Identity) followed by an MLP `net`."""
+
+    def __init__(self, encoding: nn.Module, net: nn.Sequential, in_features: int, out_features: int):
+        super().__init__()
+        self.encoding = encoding
+        self.net = net
+        self.in_features = in_features
+        self.out_features = out_features
+
+    def forward(self, x):
+        return self.net(self.encoding(x))
+
+
+def _linear(fan_in: int, fan_out: int, w_bound: float, g: torch.Generator) -> nn.Linear:
+    """nn.Linear with weights ~ U(-w_bound, w_bound) and PyTorch's default bias ~ U(±1/sqrt(fan_in))."""
+    # skip_init: nn.Linear's own reset_parameters would draw from (and advance) the global RNG.
+    lin = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+    with torch.no_grad():
+        lin.weight.uniform_(-w_bound, w_bound, generator=g)
+        b = 1.0 / math.sqrt(fan_in)
+        lin.bias.uniform_(-b, b, generator=g)
+    return lin
+
+
+def _siren(in_features, out_features, hidden, layers, g, w0=30.0, first_w0=30.0):
+    # SIREN init (Sitzmann et al. 2020, Sec. 3.2): first layer U(-1/in, 1/in) so that
+    # sin(w0·(Wx+b)) spans several periods over [-1, 1]; later layers U(±sqrt(6/in)/w0) so
+    # pre-activations stay ~ standard normal through depth. The last layer is linear.
+    mods = [_linear(in_features, hidden, 1.0 / in_features, g), Sine(first_w0)]
+    for _ in range(layers - 1):
+        mods += [_linear(hidden, hidden, math.sqrt(6.0 / hidden) / w0, g), Sine(w0)]
+    mods.append(_linear(hidden, out_features, math.sqrt(6.0 / hidden) / w0, g))
+    return INR(nn.Identity(), nn.Sequential(*mods), in_features, out_features)
+
+
+def _relu_mlp(enc_dim, out_features, hidden, layers, g):
+    # He-uniform weights: keeps ReLU activations' variance constant with depth.
+    mods = []
+    fan_in = enc_dim
+    for _ in range(layers):
+        mods += [_linear(fan_in, hidden, math.sqrt(6.0 / fan_in), g), nn.ReLU()]
+        fan_in = hidden
+    mods.append(_linear(hidden, out_features, math.sqrt(1.0 / hidden), g))
+    return nn.Sequential(*mods)
+
+
+def _relu(in_features, out_features, hidden, layers, g):
+    return INR(nn.Identity(), _relu_mlp(in_features, out_features, hidden, layers, g),
+               in_features, out_features)
+
+
+def _pemlp(in_features, out_features, hidden, layers, g, num_frequencies=8):
+    enc = PositionalEncoding(in_features, num_frequencies)
+    return INR(enc, _relu_mlp(enc.out_features, out_features, hidden, layers, g),
+               in_features, out_features)
+
+
+def _ffn(in_features, out_features, hidden, layers, g, sigma=10.0, num_features=None):
+    enc = FourierFeatures(in_features, num_features or max(1, hidden // 2), sigma, g)
+    return INR(enc, _relu_mlp(enc.out_features, out_features, hidden, layers, g),
+               in_features, out_features)
+
+
+MODELS = {"siren": _siren, "relu": _relu, "pemlp": _pemlp, "ffn": _ffn}
+
+# Adam learning rates the literature uses with each family (paper-notes §4).
+RECOMMENDED_LR = {"siren": 1e-4, "relu": 1e-3, "pemlp": 1e-3, "ffn": 1e-3}
+
+
+def make_model(name: str, in_features: int = 2, out_features: int = 3, hidden: int = 256,
+               layers: int = 5, seed: int = 0, **kw) -> INR:
+    """Build an INR by name: "siren", "relu", "pemlp" (ReLU + positional encoding), "ffn".
+
+    in_features: coordinate dimension d; out_features: channels C; hidden: width;
+    layers: number of hidden layers; seed: initialisation seed (explicit generator).
+    Extra keywords go to the family: siren (w0, first_w0), pemlp (num_frequencies),
+    ffn (sigma, num_features). Returns a module mapping (N, d) -> (N, C).
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    for arg, v in (("in_features", in_features), ("out_features", out_features),
+                   ("hidden", hidden), ("layers", layers)):
+        if not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{arg} must be a positive int, got {v!r}")
+    g = torch.Generator().manual_seed(int(seed))
+    try:
+        return MODELS[name](in_features, out_features, hidden, layers, g, **kw)
+    except TypeError as e:
+        raise ValueError(f"bad option for model {name!r}: {e}") from None
