@@ -3,7 +3,7 @@
 The public API, flat: `import nint_lite as nl` then `nl.load_image`, `nl.make_model`, `nl.fit` …
 See README.md for the notebook series that builds each piece.
 """
-from . import metrics, models, plots, signals, train
+from . import metrics, models, ntk, plots, signals, train
 from .metrics import psnr, ssim
 from .models import RECOMMENDED_LR, make_model
 from .signals import Signal, grid, load_image, sample_signal
@@ -13,4 +13,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Signal", "grid", "load_image", "sample_signal", "make_model", "RECOMMENDED_LR",
            "psnr", "ssim", "fit", "History", "predict", "resolve_device",
-           "metrics", "models", "plots", "signals", "train"]
+           "metrics", "models", "ntk", "plots", "signals", "train"]

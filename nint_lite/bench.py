@@ -1,0 +1,158 @@
+"""Benchmarks behind the numbers the README quotes (`python -m nint_lite bench ...`).
+
+Timings are medians of repeats taken side by side in one process, reported as ratios to one
+full-batch Adam step, because this machine is shared and noisy. Never timed in unit tests.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import time
+
+import torch
+
+from . import ntk
+from .models import make_model
+from .signals import grid
+from .train import predict, resolve_device
+
+__all__ = ["bench_ntk", "machine_info"]
+
+
+def machine_info(device) -> dict:
+    """What the numbers were measured on: CPU count, load, torch version, device name."""
+    dev = torch.device(device)
+    info = {"torch": torch.__version__, "device": str(dev), "cpu_count": os.cpu_count(),
+            "threads": torch.get_num_threads(), "load_avg": [round(v, 2) for v in os.getloadavg()]}
+    if dev.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(dev)
+    return info
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux carries that over
+    fork + exec, so a child started by the benchmark would report its parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak_rss():
+    try:  # "5" resets VmHWM to the current RSS (Linux ≥ 4.0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _matvec_peak_cpu(size, hidden, layers, chunk_size, q):
+    """In a fresh process: growth of peak resident memory (MiB) during one matvec over size²."""
+    torch.set_num_threads(1)
+    model = make_model("siren", 2, 3, hidden, layers)
+    x = grid((size, size))
+    # small chunks before the measurement, so freed-but-resident memory cannot hide matvec's own
+    r = predict(model, x, 256) - torch.rand(x.shape[0], 3, generator=torch.Generator().manual_seed(0))
+    ntk.matvec(model, x[:16], r[:16])  # warm-up: lazy imports and thread pools are not the kernel's
+    _reset_peak_rss()
+    base = _rss_mib()
+    ntk.matvec(model, x, r, chunk_size=chunk_size)
+    q.put(_peak_rss_mib() - base)
+
+
+def _matvec_peak(size, hidden, layers, chunk_size, dev) -> float:
+    if dev.type == "cuda":
+        model = make_model("siren", 2, 3, hidden, layers).to(dev)
+        x = grid((size, size)).to(dev)
+        r = predict(model, x, 4096) - torch.rand(x.shape[0], 3, device=dev)
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+        ntk.matvec(model, x, r, chunk_size=chunk_size)
+        torch.cuda.synchronize(dev)
+        return (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+    # CPU: a child process, so the peak is this matvec's alone (ru_maxrss never goes down).
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_matvec_peak_cpu, args=(size, hidden, layers, chunk_size, q))
+    p.start()
+    val = q.get(timeout=600)
+    p.join()
+    return val
+
+
+def bench_ntk(sizes=(128, 256), hidden: int = 128, layers: int = 3, repeats: int = 5,
+              chunk_sizes=(1024, 8192), device="auto", memory: bool = True, out=print) -> dict:
+    """Time one full-batch Adam step, `ntk.matvec` and `ntk.diagonal` over all N = size²
+    coordinates (SIREN layers×hidden, RGB), interleaved, medians of `repeats`; and the peak
+    memory growth of `matvec` at each chunk size. Returns a JSON-ready dict."""
+    dev = resolve_device(device)
+    res = {"benchmark": "ntk", "model": f"siren {layers}x{hidden}", "machine": machine_info(dev),
+           "repeats": repeats, "sizes": {}}
+    out(f"ntk benchmark: SIREN {layers}x{hidden}, RGB, {dev}, medians of {repeats} "
+        f"(load {res['machine']['load_avg']})")
+    out(f"{'N':>8} {'step s':>8} {'matvec s':>9} {'diag s':>8} {'matvec/step':>12} {'diag/step':>10}")
+    for size in sizes:
+        model = make_model("siren", 2, 3, hidden, layers).to(dev)
+        x = grid((size, size)).to(dev)
+        y = torch.rand(x.shape[0], 3, generator=torch.Generator().manual_seed(0)).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+        def step():
+            loss = torch.mean((model(x) - y) ** 2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        r = predict(model, x) - y
+
+        def mv():
+            ntk.matvec(model, x, r)
+
+        def dg():
+            ntk.diagonal(model, x)
+
+        times = {"step": [], "matvec": [], "diagonal": []}
+        for f in (step, mv, dg):  # warm-up
+            f()
+        for _ in range(repeats):  # interleaved, so load changes hit all three alike
+            for name, f in (("step", step), ("matvec", mv), ("diagonal", dg)):
+                _sync(dev)
+                t0 = time.perf_counter()
+                f()
+                _sync(dev)
+                times[name].append(time.perf_counter() - t0)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        row = {f"{k}_s": v for k, v in med.items()}
+        row["matvec_over_step"] = med["matvec"] / med["step"]
+        row["diagonal_over_step"] = med["diagonal"] / med["step"]
+        res["sizes"][str(size * size)] = row
+        out(f"{size * size:>8d} {med['step']:>8.3f} {med['matvec']:>9.3f} {med['diagonal']:>8.3f} "
+            f"{row['matvec_over_step']:>12.2f} {row['diagonal_over_step']:>10.2f}")
+    if memory:
+        out(f"peak memory growth of matvec ({'allocator' if dev.type == 'cuda' else 'resident set, fresh process'}), MiB")
+        out(f"{'N':>8} " + " ".join(f"{'chunk ' + str(c):>12}" for c in chunk_sizes))
+        for size in sizes:
+            mem = {str(c): _matvec_peak(size, hidden, layers, c, dev) for c in chunk_sizes}
+            res["sizes"][str(size * size)]["matvec_peak_mib"] = mem
+            out(f"{size * size:>8d} " + " ".join(f"{mem[str(c)]:>12.1f}" for c in chunk_sizes))
+    return res
+
+
+def save_json(res: dict, path) -> None:
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2)
