@@ -1,14 +1,35 @@
 """Matplotlib helpers. Each returns a `Figure` (fixed size, PNG-friendly); callers show or save it.
 
-Built in notebooks/01_fit_an_inr.ipynb.
+    reconstruction(signal, pred)             target | reconstruction | |error|
+    training_curves({label: History})        PSNR vs step and vs training seconds
+    value_maps(signal, panels)               per-coordinate values (N,) drawn as images, side by side
+    kernel_heatmap(model, signal, patches)   K over two 3×3 patches (edge, flat): an (18C, 18C) matrix
+    leverage_map(model, signal)              self-leverage tr K(x_i, x_i) on a log colour scale
+    coupling_row(model, x, index)            tr K(x_q, x_j) for every j, matrix-free: (N,)
+    coupling_map(model, signal, query)       that row as an image, the query pixel marked
+    score_maps(model, signal)                ‖r_i‖, self-leverage and NINT's ‖(K r)_i‖
+    selection_overlay(signal, indices)       selected coordinates over the target image
+
+Kernel quantities come from `nint_lite.ntk`; nothing here re-implements the kernel. Image figures
+need a 2-D pixel grid (`signal.kind == "image"`); pixels are (row, col) pairs of ints.
+Built in notebooks/01_fit_an_inr.ipynb and notebooks/03_kernel_leverage.ipynb.
 """
 from __future__ import annotations
+
+import operator
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.patches import Patch, Rectangle
 
-__all__ = ["reconstruction", "psnr_curves"]
+from . import ntk
+
+__all__ = ["reconstruction", "training_curves", "value_maps", "kernel_heatmap", "leverage_map",
+           "coupling_row", "coupling_map", "score_maps", "selection_overlay", "edge_and_flat"]
+
+_CMAPS = {"linear": "viridis", "log": "viridis", "signed": "RdBu_r", "error": "magma"}
 
 
 def _image(signal, values) -> np.ndarray:
@@ -18,36 +39,69 @@ def _image(signal, values) -> np.ndarray:
     return img[..., 0] if img.shape[-1] == 1 else img
 
 
+def _imshow(ax, img: np.ndarray):
+    """A gray (H, W) or colour (H, W, 3) image in [0, 1]."""
+    return ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+
+
+def _check_image(signal, fn: str) -> tuple:
+    if signal.kind != "image" or len(signal.shape) != 2:
+        raise ValueError(f"{fn}() draws images on a 2-D pixel grid; this signal is "
+                         f"{signal.kind!r} with grid shape {signal.shape}")
+    return signal.shape
+
+
+def _pixel(signal, pixel, name: str = "query") -> int:
+    """(row, col) -> row-major coordinate index, or a ValueError naming `name`."""
+    h, w = signal.shape
+    try:
+        r, c = (operator.index(v) for v in pixel)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (row, col) pair of ints, got {pixel!r}") from None
+    if not (0 <= r < h and 0 <= c < w):
+        raise ValueError(f"{name} {(r, c)} lies outside the {h}×{w} image "
+                         f"(rows 0..{h - 1}, cols 0..{w - 1})")
+    return r * w + c
+
+
+def _xy(model, signal):
+    """Coordinates (N, d) and targets (N, C) on the model's device."""
+    dev = next(model.parameters()).device
+    return signal.coords.to(dev), signal.values.to(dev)
+
+
+def _pixel_axes(ax):
+    ax.set_xlabel("x (column)")
+    ax.set_ylabel("y (row)")
+
+
 def reconstruction(signal, pred, title: str | None = None):
-    """Target, reconstruction and absolute error of an image side by side."""
+    """Target, reconstruction (pred: (N, C)) and absolute error of an image side by side."""
     from .metrics import psnr
 
-    if signal.kind != "image":
-        raise ValueError(f"reconstruction() draws images; this signal is {signal.kind!r}")
+    _check_image(signal, "reconstruction")
     target, recon = _image(signal, signal.values), _image(signal, pred)
     err = np.abs(recon - target)
     err = err.mean(-1) if err.ndim == 3 else err
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6), constrained_layout=True)
-    cmap = "gray" if target.ndim == 2 else None
-    axes[0].imshow(target, cmap=cmap, vmin=0, vmax=1)
+    _imshow(axes[0], target)
     axes[0].set_title("target")
-    axes[1].imshow(recon, cmap=cmap, vmin=0, vmax=1)
+    _imshow(axes[1], recon)
     axes[1].set_title(f"reconstruction ({psnr(torch.as_tensor(pred).cpu(), signal.values.cpu()):.2f} dB)")
     im = axes[2].imshow(err, cmap="magma")
     axes[2].set_title("|error|")
     fig.colorbar(im, ax=axes[2], shrink=0.85, label="absolute error")
     for ax in axes:
-        ax.set_xlabel("x (column)")
-        ax.set_ylabel("y (row)")
+        _pixel_axes(ax)
     if title:
         fig.suptitle(title)
     return fig
 
 
-def psnr_curves(histories: dict, title: str = "PSNR during training"):
+def training_curves(histories: dict, title: str = "PSNR during training"):
     """PSNR vs step and vs training seconds for several runs: {label: History}."""
     if not histories:
-        raise ValueError("psnr_curves needs at least one History")
+        raise ValueError("training_curves needs at least one History")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
     for label, h in histories.items():
         a.plot(h.steps, h.psnr, label=label)
@@ -58,5 +112,210 @@ def psnr_curves(histories: dict, title: str = "PSNR during training"):
         ax.set_ylabel("PSNR (dB)")
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.suptitle(title)
+    return fig
+
+
+def value_maps(signal, panels, title: str):
+    """Per-coordinate values as images, one panel each, side by side.
+
+    panels: list of dicts with `values` (N,) — or (N, C) in [0, 1] for style "image" —, `title`,
+    and optionally `label` (colour-bar label), `style` ("image" | "linear" | "log" | "signed" |
+    "error"), `lim` (colour range lo, hi) and `mark` (a (row, col) pixel to circle).
+    Every non-image panel gets a colour bar.
+    """
+    _check_image(signal, "value_maps")
+    bad = [p.get("style") for p in panels if p.get("style", "linear") not in ("image", *_CMAPS)]
+    if not panels or bad:
+        raise ValueError(f"value_maps needs at least one panel with style in image, "
+                         f"{', '.join(_CMAPS)}; got {len(panels)} panels, bad styles {bad}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.7 * len(panels) + 0.5, 3.6),
+                             constrained_layout=True, squeeze=False)
+    for ax, p in zip(axes[0], panels):
+        style, vals = p.get("style", "linear"), torch.as_tensor(p["values"]).detach().cpu().float()
+        if style == "image":
+            _imshow(ax, _image(signal, vals))
+        else:
+            m = signal.to_grid(vals.reshape(-1, 1))[..., 0].numpy()
+            lo, hi = p.get("lim") or (float(m.min()), float(m.max()))
+            if style == "log":
+                lo = lo if lo > 0 else float(m[m > 0].min()) if (m > 0).any() else 1e-12
+                norm, m = LogNorm(lo, max(hi, 10 * lo)), np.clip(m, lo, None)
+            elif style == "signed":
+                a = max(abs(lo), abs(hi)) or 1.0
+                norm = Normalize(-a, a)
+            else:
+                norm = Normalize(lo, hi)
+            im = ax.imshow(m, cmap=_CMAPS[style], norm=norm)
+            fig.colorbar(im, ax=ax, shrink=0.85, label=p.get("label", "value"))
+        if p.get("mark") is not None:
+            r, c = divmod(_pixel(signal, p["mark"], "mark"), signal.shape[1])
+            ax.plot(c, r, "o", ms=9, mfc="none", mec="lime", mew=2)
+        ax.set_title(p["title"])
+        _pixel_axes(ax)
+    fig.suptitle(title)
+    return fig
+
+
+def edge_and_flat(signal) -> dict:
+    """Default pixels {"edge": (row, col), "flat": (row, col)}: the interior pixels whose 3×3
+    neighbourhood has the largest and the smallest summed gradient magnitude (channel mean)."""
+    from scipy.ndimage import uniform_filter
+
+    h, w = _check_image(signal, "edge_and_flat")
+    if h < 3 or w < 3:
+        raise ValueError(f"the image must be at least 3×3 to hold a 3×3 patch, got {h}×{w}")
+    img = signal.to_grid().mean(-1).cpu().numpy()
+    gy, gx = np.gradient(img)
+    g = uniform_filter(np.hypot(gy, gx), size=3)[1:-1, 1:-1]
+    pick = lambda i: (int(i // g.shape[1]) + 1, int(i % g.shape[1]) + 1)  # noqa: E731
+    return {"edge": pick(g.argmax()), "flat": pick(g.argmin())}
+
+
+def kernel_heatmap(model, signal, patches=None, title: str = "Empirical NTK over two 3×3 patches"):
+    """K (from ntk.matrix) for the 9 pixels of each 3×3 patch, drawn as one (9PC, 9PC) matrix
+    (P patches, C channels; rows/columns ordered patch, pixel row-major, channel), next to the
+    image with the patches outlined.
+
+    patches: {label: (row, col) centre} or a list of centres; default `edge_and_flat(signal)`.
+    Each centre must be at least one pixel from the border.
+    """
+    h, w = _check_image(signal, "kernel_heatmap")
+    patches = edge_and_flat(signal) if patches is None else patches
+    if not isinstance(patches, dict):
+        patches = {f"patch {k}": p for k, p in enumerate(patches)}
+    if not patches:
+        raise ValueError("patches must name at least one (row, col) centre")
+    idx, centres = [], {}
+    for label, centre in patches.items():
+        r, c = centres[label] = divmod(_pixel(signal, centre, f"patch centre {label!r}"), w)
+        if not (1 <= r <= h - 2 and 1 <= c <= w - 2):
+            raise ValueError(f"patch centre {label!r} {(r, c)} must be at least one pixel from the "
+                             f"border (rows 1..{h - 2}, cols 1..{w - 2}) so its 3×3 patch fits")
+        idx += [(r + dr) * w + c + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+    x, _ = _xy(model, signal)
+    K = ntk.matrix(model, x[idx]).detach().cpu()          # (n, n, C, C)
+    n, C = K.shape[0], K.shape[2]
+    Km = K.permute(0, 2, 1, 3).reshape(n * C, n * C).numpy()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 4.4), constrained_layout=True,
+                               gridspec_kw={"width_ratios": [1, 1.3]})
+    _imshow(a, _image(signal, signal.values))
+    for k, (label, (r, c)) in enumerate(centres.items()):
+        colour = f"C{k % 10}"
+        a.add_patch(Rectangle((c - 1.5, r - 1.5), 3, 3, fill=False, ec=colour, lw=2))
+        a.annotate(label, (c, r - 2), color=colour, ha="center", va="bottom")
+    a.set_title("patches")
+    _pixel_axes(a)
+    lim = float(np.abs(Km).max()) or 1.0
+    im = b.imshow(Km, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    block = 9 * C
+    for k in range(1, len(patches)):
+        b.axhline(k * block - 0.5, color="k", lw=1.5)
+        b.axvline(k * block - 0.5, color="k", lw=1.5)
+    ticks = [k * block + (block - 1) / 2 for k in range(len(patches))]
+    b.set_xticks(ticks, list(patches))
+    b.set_yticks(ticks, list(patches))
+    unit = "9 pixels" if C == 1 else f"9 pixels × {C} channels"
+    b.set_xlabel(f"coordinate j ({unit} per patch)")
+    b.set_ylabel(f"coordinate i ({unit} per patch)")
+    b.set_title("K(x_i, x_j)")
+    fig.colorbar(im, ax=b, shrink=0.85, label="K(x_i, x_j)")
+    fig.suptitle(title)
+    return fig
+
+
+def leverage_map(model, signal, title: str = "Self-leverage tr K(x_i, x_i)"):
+    """The image next to its self-leverage ntk.diagonal(model, coords): (N,), log colour scale."""
+    _check_image(signal, "leverage_map")
+    x, _ = _xy(model, signal)
+    return value_maps(signal, [
+        {"values": signal.values, "title": "target", "style": "image"},
+        {"values": ntk.diagonal(model, x), "title": "self-leverage", "style": "log",
+         "label": "tr K(x_i, x_i)"}], title)
+
+
+def coupling_row(model, x: torch.Tensor, index: int) -> torch.Tensor:
+    """Kernel row tr K(x_q, x_j) = Σ_c K(x_q, x_j)_cc for all j: (N,), with x: (N, d), q = index.
+
+    Matrix-free: K is symmetric, so K e_(q,c) (one ntk.matvec per channel c, with v one-hot at
+    (q, c)) is column — and row — (q, c) of K; its channel c entries summed over c give the trace.
+    """
+    n = x.shape[0]
+    if not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+        raise ValueError(f"index must be an int in 0..{n - 1}, got {index!r}")
+    with torch.no_grad():
+        C = model(x[:1]).shape[-1]
+    row = torch.zeros(n, dtype=x.dtype, device=x.device)
+    for c in range(C):
+        v = torch.zeros(n, C, dtype=x.dtype, device=x.device)
+        v[index, c] = 1.0
+        row += ntk.matvec(model, x, v)[:, c]
+    return row
+
+
+def coupling_map(model, signal, query, title: str | None = None):
+    """The image and the kernel row tr K(x_q, ·) over the whole grid for query pixel (row, col)."""
+    _check_image(signal, "coupling_map")
+    q = _pixel(signal, query, "query")
+    x, _ = _xy(model, signal)
+    row = coupling_row(model, x, q)
+    return value_maps(signal, [
+        {"values": signal.values, "title": "target (query circled)", "style": "image", "mark": query},
+        {"values": row, "title": "coupling tr K(x_q, x_j)", "style": "signed",
+         "label": "tr K(x_q, x_j)", "mark": query}],
+        title or f"How a step on pixel {tuple(int(v) for v in query)} moves every other pixel")
+
+
+def score_maps(model, signal, title: str = "Residual, self-leverage and NINT score"):
+    """‖r_i‖ with r = f(x) − y: (N, C), self-leverage tr K_ii, and NINT's ‖(K r)_i‖, side by side."""
+    _check_image(signal, "score_maps")
+    x, y = _xy(model, signal)
+    with torch.no_grad():
+        r = model(x) - y
+    return value_maps(signal, [
+        {"values": r.norm(dim=1), "title": "residual ‖r_i‖", "style": "error", "label": "‖f(x_i) − y_i‖"},
+        {"values": ntk.diagonal(model, x), "title": "self-leverage", "style": "log",
+         "label": "tr K(x_i, x_i)"},
+        {"values": ntk.nint_scores(model, x, r), "title": "NINT score ‖(K r)_i‖", "style": "linear",
+         "label": "‖(K r)_i‖"}], title)
+
+
+def _as_indices(sel, n: int, label) -> np.ndarray:
+    a = np.asarray(torch.as_tensor(sel).cpu())
+    if a.dtype == bool:
+        if a.shape != (n,):
+            raise ValueError(f"selection {label!r}: a boolean mask must have shape ({n},), got {a.shape}")
+        return np.flatnonzero(a)
+    if a.ndim != 1 or not (np.issubdtype(a.dtype, np.integer) or a.size == 0):
+        raise ValueError(f"selection {label!r} must be 1-D integer indices or a boolean mask (N,)")
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise ValueError(f"selection {label!r} has indices outside 0..{n - 1}")
+    return a.astype(np.int64)
+
+
+def selection_overlay(signal, indices, title: str = "Selected coordinates"):
+    """Selected coordinates drawn over the target image, one panel per selection.
+
+    indices: (k,) integer indices into the N coordinates, an (N,) boolean mask, or
+    {label: either} to compare several selections side by side.
+    """
+    h, w = _check_image(signal, "selection_overlay")
+    sels = indices if isinstance(indices, dict) else {"selected": indices}
+    if not sels:
+        raise ValueError("indices must hold at least one selection")
+    fig, axes = plt.subplots(1, len(sels), figsize=(3.7 * len(sels) + 0.5, 3.9),
+                             constrained_layout=True, squeeze=False)
+    img = _image(signal, signal.values)
+    base = np.repeat(img[..., None], 3, -1) if img.ndim == 2 else img
+    for ax, (label, sel) in zip(axes[0], sels.items()):
+        idx = _as_indices(sel, signal.n, label)
+        overlay = np.zeros((h * w, 4))
+        overlay[idx] = (1.0, 0.15, 0.1, 0.65)
+        ax.imshow(base * 0.8, vmin=0, vmax=1)
+        ax.imshow(overlay.reshape(h, w, 4))
+        ax.set_title(f"{label}: {len(idx)} of {signal.n} ({100 * len(idx) / signal.n:.0f} %)")
+        ax.legend(handles=[Patch(color=(1.0, 0.15, 0.1, 0.65), label="selected")], loc="lower right",
+                  fontsize="small")
+        _pixel_axes(ax)
     fig.suptitle(title)
     return fig

@@ -1,0 +1,129 @@
+"""ipywidgets explorers, each a thin wrapper over a plain plotting function of `nint_lite.plots`.
+
+A builder precomputes everything expensive once and returns `(widget, draw)`: `widget` is an
+`ipywidgets.interactive` (it calls `draw` once with the default slider values, so a figure is
+produced even headless) and `draw(**slider values) -> Figure` only slices and draws — call it
+yourself for a static figure. ipywidgets is imported inside the builders, not by `import nint_lite`.
+
+    coupling_explorer(model, signal)            row / col sliders -> the coupling map of that pixel
+    training_snapshots(model, signal, steps)    train; keep leverage and coupling at several steps
+    training_explorer(signal, snapshots)        step slider -> leverage and coupling at that step
+    selection_explorer(model, signal)           ratio slider -> NINT vs error-only picks
+
+Built in notebooks/03_kernel_leverage.ipynb.
+"""
+from __future__ import annotations
+
+import math
+from functools import reduce
+
+import torch
+
+from . import ntk, plots
+
+__all__ = ["coupling_explorer", "training_snapshots", "training_explorer", "selection_explorer"]
+
+
+def _interactive(draw, **controls):
+    import ipywidgets as W
+
+    for c in controls.values():
+        c.continuous_update = False  # redraw on release, not on every pixel of a drag
+    return W.interactive(draw, **controls), draw
+
+
+def coupling_explorer(model, signal, query=None):
+    """Row / col sliders -> plots.coupling_map(model, signal, (row, col)). Default query: the
+    strongest edge pixel (plots.edge_and_flat). Returns (widget, draw(row, col) -> Figure)."""
+    import ipywidgets as W
+
+    h, w = plots._check_image(signal, "coupling_explorer")
+    r0, c0 = query if query is not None else plots.edge_and_flat(signal)["edge"]
+    plots._pixel(signal, (r0, c0), "query")
+
+    def draw(row=r0, col=c0):
+        return plots.coupling_map(model, signal, (row, col))
+    return _interactive(draw, row=W.IntSlider(r0, 0, h - 1, description="row"),
+                        col=W.IntSlider(c0, 0, w - 1, description="col"))
+
+
+def training_snapshots(model, signal, steps=(0, 50, 100, 200), query=None, lr: float = 1e-4,
+                       device="auto") -> dict:
+    """Train `model` in place with nl.fit (full batch, Adam, `lr`) for max(steps) steps and keep,
+    at each step in `steps`: the self-leverage ntk.diagonal (N,), the coupling row
+    tr K(x_q, ·) (N,) of `query` (default: the strongest edge pixel), the PSNR and a copy of
+    the state_dict. Returns {"steps", "psnr", "leverage" (S, N), "coupling" (S, N), "query",
+    "state_dicts"}, tensors on the CPU.
+    """
+    from .train import fit
+
+    steps = sorted({int(s) for s in steps})
+    if not steps or steps[0] < 0 or steps[-1] <= 0:
+        raise ValueError(f"steps must be non-negative ints with at least one > 0, got {steps}")
+    query = query if query is not None else plots.edge_and_flat(signal)["edge"]
+    q = plots._pixel(signal, query, "query")
+    snap = {"steps": [], "psnr": [], "leverage": [], "coupling": [], "query": tuple(query),
+            "state_dicts": []}
+
+    def record(step, hist, m):
+        if step in steps:
+            x = signal.coords.to(next(m.parameters()).device)
+            snap["steps"].append(step)
+            snap["psnr"].append(hist.psnr[-1])
+            snap["leverage"].append(ntk.diagonal(m, x).cpu())
+            snap["coupling"].append(plots.coupling_row(m, x, q).cpu())
+            snap["state_dicts"].append({k: v.detach().cpu().clone() for k, v in m.state_dict().items()})
+
+    every = reduce(math.gcd, [s for s in steps if s > 0])
+    fit(model, signal, steps=steps[-1], lr=lr, eval_every=every, device=device, progress=False,
+        callbacks=[record])
+    snap["leverage"], snap["coupling"] = torch.stack(snap["leverage"]), torch.stack(snap["coupling"])
+    return snap
+
+
+def training_explorer(signal, snapshots: dict):
+    """Step slider over precomputed `training_snapshots` -> leverage and coupling maps at that
+    step, on colour scales shared by all steps. Returns (widget, draw(step) -> Figure)."""
+    import ipywidgets as W
+
+    s = snapshots
+    lev_lim = (float(s["leverage"].clamp_min(1e-30).min()), float(s["leverage"].max()))
+    cpl = float(s["coupling"].abs().max())
+
+    def draw(step=s["steps"][-1]):
+        k = s["steps"].index(step)
+        return plots.value_maps(signal, [
+            {"values": s["leverage"][k], "title": "self-leverage", "style": "log",
+             "label": "tr K(x_i, x_i)", "lim": lev_lim},
+            {"values": s["coupling"][k], "title": f"coupling to pixel {s['query']}", "style": "signed",
+             "label": "tr K(x_q, x_j)", "lim": (-cpl, cpl), "mark": s["query"]}],
+            f"After {step} steps: PSNR {s['psnr'][k]:.1f} dB")
+    return _interactive(draw, step=W.SelectionSlider(options=s["steps"], value=s["steps"][-1],
+                                                     description="step"))
+
+
+def selection_explorer(model, signal, ratio: float = 0.2):
+    """Ratio slider -> which coordinates NINT (top by ‖(K r)_i‖) and error-only selection (top by
+    Σ_c |r_i|) would train on, drawn by plots.selection_overlay. Both rankings are computed once.
+    Returns (widget, draw(ratio) -> Figure)."""
+    import ipywidgets as W
+
+    plots._check_image(signal, "selection_explorer")
+    x, y = plots._xy(model, signal)
+    with torch.no_grad():
+        r = model(x) - y
+    orders = {"NINT ‖(K r)_i‖": torch.argsort(ntk.nint_scores(model, x, r), descending=True).cpu(),
+              "error-only Σ_c |r_i|": torch.argsort(r.abs().sum(1), descending=True).cpu()}
+
+    def draw(ratio=ratio):
+        if not 0 < ratio <= 1:
+            raise ValueError(f"ratio must lie in (0, 1], got {ratio}")
+        k = max(1, round(ratio * signal.n))
+        sel = {name: o[:k] for name, o in orders.items()}
+        a, b = (set(v.tolist()) for v in sel.values())
+        return plots.selection_overlay(
+            signal, sel, f"Top {100 * ratio:.0f} % by each score: {100 * len(a & b) / k:.0f} % shared")
+    draw.orders = orders
+    return _interactive(draw, ratio=W.FloatSlider(ratio, min=0.05, max=1.0, step=0.05,
+                                                  description="ratio"))
+
