@@ -22,7 +22,8 @@ $(STAMP):
 	touch $@
 
 demo: $(STAMP)
-	$(PY) -m nint_lite fit --signal camera --size 128 --model siren --hidden 128 --layers 3 --steps 500 --out results
+	$(PY) -m nint_lite compare --signal camera --size 128 --model siren --hidden 128 --layers 3 \
+		--samplers full,nint --steps 300 --target-psnr 25 --eval-every 25 --out results
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests notebooks --nbval-lax --nbval-current-env

@@ -1,20 +1,23 @@
-"""Command line: python -m nint_lite {fit,bench} ...
+"""Command line: python -m nint_lite {fit,compare,bench} ...
 
-fit        train one INR on a bundled signal (or an image file), print PSNR over time and a
-           final line, save target | reconstruction | error as a PNG
+fit        train one INR (any sampler) on a bundled signal or an image file; print PSNR over
+           time and a final line; save target | reconstruction | error as a PNG (+ JSON)
+compare    the same model and initial weights with several samplers; print a table of final
+           PSNR, time and steps to each target (ratios to full batch); write JSON + a PNG plot
 bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, and matvec's
            peak memory at two chunk sizes
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
 from . import models, signals
-from .train import fit, predict
+from .train import compare, fit, predict, summarise
 
 
 def _load(signal: str, size):
@@ -23,32 +26,87 @@ def _load(signal: str, size):
     return signals.load_image(signal, size=size)
 
 
+def _targets(a):
+    return [a.target_psnr] if a.target_psnr else [25.0, 30.0]
+
+
+def _write_json(res, path):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"wrote {path}")
+
+
 def cmd_fit(a) -> int:
     sig = _load(a.signal, a.size)
     model = models.make_model(a.model, sig.in_features, sig.channels, a.hidden, a.layers, seed=a.seed)
     lr = a.lr or models.RECOMMENDED_LR[a.model]
+    sampler = a.samplers.split(",")[0]
+    budget = " and ".join(b for b in (a.steps and f"{a.steps} steps", a.seconds and f"{a.seconds:g} s") if b)
     print(f"fitting {a.model} {a.layers}x{a.hidden} to {sig.name} {sig.shape} "
-          f"(N={sig.n}, C={sig.channels}), full batch, Adam lr={lr:g}, {a.steps} steps, "
+          f"(N={sig.n}, C={sig.channels}), sampler {sampler}, Adam lr={lr:g}, {budget}, "
           f"{os.cpu_count()} CPU cores")
     t0 = time.perf_counter()
-    h = fit(model, sig, steps=a.steps, lr=lr, eval_every=a.eval_every or max(1, a.steps // 10),
-            device=a.device, seed=a.seed, progress=not a.quiet)
+    h = fit(model, sig, sampler, steps=a.steps, seconds=a.seconds, lr=lr, target_psnr=a.target_psnr,
+            eval_every=a.eval_every or (max(1, a.steps // 10) if a.steps else None),
+            device=a.device, seed=a.seed, progress=not a.quiet,
+            save_to=Path(a.out) / f"fit_{sig.name}_{a.model}_{sampler}.pt" if a.save else None)
     wall = time.perf_counter() - t0
     print(f"{'step':>6} {'train s':>8} {'PSNR dB':>8}")
     for s, t, p in zip(h.steps, h.train_seconds, h.psnr):
         print(f"{s:>6d} {t:>8.1f} {p:>8.2f}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    png = out / f"fit_{sig.name}_{a.model}.png"
+    png = out / f"fit_{sig.name}_{a.model}_{sampler}.png"
     if sig.kind == "image":
         from .plots import reconstruction
         fig = reconstruction(sig, predict(model, sig.coords.to(next(model.parameters()).device)).cpu(),
-                             f"{a.model} {a.layers}x{a.hidden}, {a.steps} steps")
+                             f"{a.model} {a.layers}x{a.hidden}, {sampler}, {h.final['steps']} steps")
         fig.savefig(png, dpi=100)
+    if a.json:
+        _write_json(summarise(sig, {"name": a.model, "hidden": a.hidden, "layers": a.layers, "lr": lr},
+                              {sampler: [h]}, [a.seed], _targets(a),
+                              {"steps": a.steps, "seconds": a.seconds, "ratio": 0.2}, a.device if a.device != "auto" else next(model.parameters()).device), a.json)
     ssim = f", SSIM {h.final['ssim']:.3f}" if "ssim" in h.final else ""
     print(f"final: PSNR {h.final['psnr']:.2f} dB{ssim} after {h.final['steps']} steps, "
           f"{h.final['train_seconds']:.1f} s training + {h.eval_seconds:.1f} s evaluation "
           f"({wall:.1f} s wall); figure: {png}")
+    return 0
+
+
+def cmd_compare(a) -> int:
+    sig = _load(a.signal, a.size)
+    names = a.samplers.split(",")
+    seeds = list(range(a.seed, a.seed + a.seeds))
+    targets = _targets(a)
+    print(f"comparing {', '.join(names)} on {sig.name} {sig.shape}: {a.model} {a.layers}x{a.hidden}, "
+          f"ratio 0.2, seeds {seeds}, same initial weights per seed")
+    res, runs = compare(sig, names, model=a.model, hidden=a.hidden, layers=a.layers, steps=a.steps,
+                        seconds=a.seconds, lr=a.lr, targets=targets, seeds=seeds, device=a.device,
+                        progress=not a.quiet, stop_at_target=a.stop_at_target,
+                        eval_every=a.eval_every, save_dir=a.out)
+    ref = res["samplers"].get("full")
+    head = f"{'sampler':<10} {'PSNR':>6} {'train s':>8} {'steps':>6}"
+    for t in targets:
+        head += f" {'s to ' + format(t, 'g') + ' dB':>12} {'vs full':>8}"
+    print(head)
+    for n, r in res["samplers"].items():
+        line = f"{n:<10} {r['final_psnr']:>6.2f} {r['train_seconds']:>8.1f} {r['steps']:>6d}"
+        for t in targets:
+            tt = r["time_to"][str(t)]
+            rt = ref["time_to"][str(t)] if ref else None
+            line += f" {tt:>12.1f}" if tt is not None else f" {'not reached':>12}"
+            line += f" {tt / rt:>8.2f}" if tt is not None and rt else f" {'—':>8}"
+        print(line)
+    print(f"(medians over {len(seeds)} seed(s); training time only, evaluation excluded; "
+          f"load average {res['machine']['load_avg']})")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(res, a.json or out / f"compare_{sig.name}.json")
+    from .plots import training_curves
+    fig = training_curves({n: hs[0] for n, hs in runs.items()}, title=f"{sig.name} {sig.shape}, seed {seeds[0]}")
+    fig.savefig(out / f"compare_{sig.name}.png", dpi=100)
+    print(f"wrote {out / f'compare_{sig.name}.png'} and reconstruction_{sig.name}_<sampler>.png")
     return 0
 
 
@@ -68,19 +126,29 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fit", help="fit one INR and save a reconstruction PNG")
-    f.add_argument("--signal", default="image",
-                   help=f"bundled name ({', '.join(signals.SAMPLES)}) or an image path")
-    f.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (centre crop)")
-    f.add_argument("--model", default="siren", choices=sorted(models.MODELS))
-    f.add_argument("--hidden", type=int, default=128)
-    f.add_argument("--layers", type=int, default=3)
-    f.add_argument("--steps", type=int, default=500)
-    f.add_argument("--lr", type=float, default=None, help="default: the model's recommended lr")
-    f.add_argument("--eval-every", type=int, default=None)
-    f.add_argument("--device", default="auto")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--out", default="results")
-    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    c = sub.add_parser("compare", help="several samplers, same model and initial weights")
+    for q, default_samplers in ((f, "full"), (c, "full,uniform,int,nint")):
+        q.add_argument("--signal", default="image",
+                       help=f"bundled name ({', '.join(signals.SAMPLES)}) or an image path")
+        q.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (centre crop)")
+        q.add_argument("--model", default="siren", choices=sorted(models.MODELS))
+        q.add_argument("--hidden", type=int, default=128)
+        q.add_argument("--layers", type=int, default=3)
+        q.add_argument("--samplers", default=default_samplers,
+                       help="comma-separated sampler names (fit uses the first)")
+        q.add_argument("--steps", type=int, default=None)
+        q.add_argument("--seconds", type=float, default=None, help="training-time budget per run")
+        q.add_argument("--target-psnr", type=float, default=None, help="dB; fit stops there")
+        q.add_argument("--lr", type=float, default=None, help="default: the model's recommended lr")
+        q.add_argument("--eval-every", type=int, default=None)
+        q.add_argument("--device", default="auto")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--json", default=None, help="write results in the JSON layout here")
+        q.add_argument("--out", default="results")
+        q.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--save", action="store_true", help="save the model + History checkpoint in --out")
+    c.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, …)")
+    c.add_argument("--stop-at-target", action="store_true", help="stop each run at --target-psnr")
     b = sub.add_parser("bench", help="benchmarks (ratios to one full-batch step)")
     b.add_argument("what", choices=["ntk"])
     b.add_argument("--sizes", default="128,256", help="image sides, comma separated (N = side²)")
@@ -92,7 +160,9 @@ def main(argv=None) -> int:
     b.add_argument("--json", default=None, help="also write the results as JSON here")
     a = p.parse_args(argv)
     try:
-        return {"fit": cmd_fit, "bench": cmd_bench}[a.cmd](a)
+        if a.cmd in ("fit", "compare") and a.steps is None and a.seconds is None:
+            a.steps = 500
+        return {"fit": cmd_fit, "compare": cmd_compare, "bench": cmd_bench}[a.cmd](a)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

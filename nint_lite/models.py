@@ -149,6 +149,10 @@ def make_model(name: str, in_features: int = 2, out_features: int = 3, hidden: i
             raise ValueError(f"{arg} must be a positive int, got {v!r}")
     g = torch.Generator().manual_seed(int(seed))
     try:
-        return MODELS[name](in_features, out_features, hidden, layers, g, **kw)
+        model = MODELS[name](in_features, out_features, hidden, layers, g, **kw)
     except TypeError as e:
         raise ValueError(f"bad option for model {name!r}: {e}") from None
+    # what it takes to rebuild this exact network (checkpoints store it beside the weights)
+    model.spec = dict(name=name, in_features=in_features, out_features=out_features, hidden=hidden,
+                      layers=layers, seed=int(seed), **kw)
+    return model

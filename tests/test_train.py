@@ -124,7 +124,7 @@ def test_to_dict_is_json_serialisable(camera16):
     assert back["psnr"] == pytest.approx(h.psnr)
     assert back["final"]["psnr"] == pytest.approx(h.final["psnr"])
     assert set(back) == {"sampler", "steps", "train_seconds", "psnr", "eval_seconds", "final",
-                         "interrupted"}
+                         "interrupted", "stopped_by", "selections"}
 
 
 # --------------------------------------------------------------------------- argument errors
@@ -135,8 +135,8 @@ def test_out_features_mismatch(camera16):
 
 
 def test_unknown_sampler(camera16):
-    with pytest.raises(ValueError, match="unknown sampler 'nint'.*full"):
-        _fit(_model(), camera16, sampler="nint")
+    with pytest.raises(ValueError, match="unknown sampler 'banana'.*full.*nint"):
+        _fit(_model(), camera16, sampler="banana")
 
 
 @pytest.mark.parametrize("steps", [0, -5, 2.5])
@@ -266,7 +266,7 @@ def test_cli_fit(tmp_path, capsys):
     assert out[0].startswith("fitting siren 2x16 to camera (16, 16)")
     final = out[-1]
     assert final.startswith("final: PSNR ") and "after 5 steps" in final
-    png = tmp_path / "fit_camera_siren.png"
+    png = tmp_path / "fit_camera_siren_full.png"
     assert png.is_file() and str(png) in final
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(png) as im:
@@ -282,7 +282,7 @@ def test_cli_image_path(tmp_path, capsys):
     rc = main(["fit", "--signal", str(img), "--size", "12", "--model", "relu", "--hidden", "16",
                "--layers", "2", "--steps", "3", "--out", str(tmp_path / "o"), "--quiet"])
     assert rc == 0
-    assert (tmp_path / "o" / "fit_tiny_relu.png").is_file()
+    assert (tmp_path / "o" / "fit_tiny_relu_full.png").is_file()
 
 
 def _run_cli(argv):
