@@ -291,9 +291,10 @@ class SoftMining(Sampler):
         idx = rows * self.w + cols
         self.last_idx = idx
         uniq, inv = torch.unique(idx, return_inverse=True)
-        # Importance weights from each node's current ℓ1 error, merged over coincident positions.
-        err = view.values.new_zeros(len(uniq))  # filled in loss(); placeholder weights of 1
-        counts = torch.zeros_like(err).index_add_(0, inv, torch.ones_like(inv, dtype=err.dtype))
+        # Coincident positions are merged into one node that counts as many times; loss() then
+        # multiplies in the importance weights from each node's current ℓ1 error.
+        counts = view.values.new_zeros(len(uniq)).index_add_(
+            0, inv, torch.ones(len(inv), dtype=view.values.dtype, device=inv.device))
         return Selection(uniq, weights=counts * len(uniq) / bsz)
 
     def loss(self, pred, target, sel, t, view):
