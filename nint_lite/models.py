@@ -4,6 +4,9 @@ Every model here is `Encoding -> [Linear -> activation] * layers -> Linear`, kep
 `nn.Sequential` named `net` behind an optional parameter-free input encoding. That regular
 shape is what lets `nint_lite.ntk` use a per-layer closed form for the NTK diagonal.
 
+Families (see make_model): siren, relu, pemlp, ffn, wire (real Gabor), finer, gauss; their
+activations are parameter-free and per-coordinate, so every one keeps that shape.
+
 `layers` counts hidden layers (the paper's "SIREN 5×256" is layers=5, hidden=256). Weights
 are initialised from an explicit `torch.Generator(seed)`, so the same seed gives the same
 network without touching the global RNG.
@@ -17,8 +20,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["make_model", "MODELS", "RECOMMENDED_LR", "Sine", "PositionalEncoding",
-           "FourierFeatures", "INR"]
+__all__ = ["make_model", "MODELS", "RECOMMENDED_LR", "Sine", "Gabor", "Finer", "Gauss",
+           "PositionalEncoding", "FourierFeatures", "INR"]
 
 
 class Sine(nn.Module):
@@ -33,6 +36,54 @@ class Sine(nn.Module):
 
     def extra_repr(self):
         return f"w0={self.w0}"
+
+
+class Gabor(nn.Module):
+    """Real Gabor wavelet exp(-(s0·x)²)·cos(ω0·x), WIRE's activation (Saragadam et al. 2023).
+
+    The paper's complex wavelet exp(iω0·x - (s0·x)²) would make weights, NTK and trainer
+    complex; this is its real part (the WIRE repo's "realgabor", on one Linear). (N, H) -> (N, H).
+    """
+
+    def __init__(self, omega0: float = 20.0, sigma0: float = 10.0):
+        super().__init__()
+        self.omega0, self.sigma0 = float(omega0), float(sigma0)
+
+    def forward(self, x):
+        return torch.exp(-(self.sigma0 * x) ** 2) * torch.cos(self.omega0 * x)
+
+    def extra_repr(self):
+        return f"omega0={self.omega0}, sigma0={self.sigma0}"
+
+
+class Finer(nn.Module):
+    """sin(ω0·(|x|+1)·x), FINER's variable-periodic sine (Liu et al. 2024). (N, H) -> (N, H)."""
+
+    def __init__(self, omega0: float = 30.0):
+        super().__init__()
+        self.omega0 = float(omega0)
+
+    def forward(self, x):
+        # As in the official code (scale_req_grad=False), |x|+1 is a no-grad frequency scale: the
+        # trainer, jacrev and the NTK closed form all use the derivative ω0(|x|+1)·cos(·).
+        return torch.sin(self.omega0 * (x.detach().abs() + 1) * x)
+
+    def extra_repr(self):
+        return f"omega0={self.omega0}"
+
+
+class Gauss(nn.Module):
+    """exp(-(s·x)²), the Gaussian activation (Ramasinghe & Lucey 2022). (N, H) -> (N, H)."""
+
+    def __init__(self, scale: float = 10.0):
+        super().__init__()
+        self.scale = float(scale)
+
+    def forward(self, x):
+        return torch.exp(-(self.scale * x) ** 2)
+
+    def extra_repr(self):
+        return f"scale={self.scale}"
 
 
 class PositionalEncoding(nn.Module):
@@ -87,59 +138,91 @@ def _linear(fan_in: int, fan_out: int, w_bound: float, g: torch.Generator) -> nn
     return lin
 
 
-def _siren(in_features, out_features, hidden, layers, g, w0=30.0, first_w0=30.0):
+def _siren_mlp(in_features, out_features, hidden, layers, g, act, w0, first_w0):
     # SIREN init (Sitzmann et al. 2020, Sec. 3.2): first layer U(-1/in, 1/in) so that
     # sin(w0·(Wx+b)) spans several periods over [-1, 1]; later layers U(±sqrt(6/in)/w0) so
     # pre-activations stay ~ standard normal through depth. The last layer is linear.
-    mods = [_linear(in_features, hidden, 1.0 / in_features, g), Sine(first_w0)]
+    mods = [_linear(in_features, hidden, 1.0 / in_features, g), act(first_w0)]
     for _ in range(layers - 1):
-        mods += [_linear(hidden, hidden, math.sqrt(6.0 / hidden) / w0, g), Sine(w0)]
+        mods += [_linear(hidden, hidden, math.sqrt(6.0 / hidden) / w0, g), act(w0)]
     mods.append(_linear(hidden, out_features, math.sqrt(6.0 / hidden) / w0, g))
-    return INR(nn.Identity(), nn.Sequential(*mods), in_features, out_features)
+    return nn.Sequential(*mods)
 
 
-def _relu_mlp(enc_dim, out_features, hidden, layers, g):
-    # He-uniform weights: keeps ReLU activations' variance constant with depth.
+def _siren(in_features, out_features, hidden, layers, g, w0=30.0, first_w0=30.0):
+    net = _siren_mlp(in_features, out_features, hidden, layers, g, Sine, w0, first_w0)
+    return INR(nn.Identity(), net, in_features, out_features)
+
+
+def _finer(in_features, out_features, hidden, layers, g, omega0=30.0, first_bias_scale=1.0):
+    # SIREN's weight init, plus FINER's wider first-layer bias U(-k, k): it spreads
+    # pre-activations to where |x|+1 is large, i.e. starts with higher local frequencies.
+    # (The official code's default, None, keeps PyTorch's U(±1/sqrt(in)).)
+    net = _siren_mlp(in_features, out_features, hidden, layers, g, Finer, omega0, omega0)
+    if first_bias_scale is not None:
+        with torch.no_grad():
+            net[0].bias.uniform_(-first_bias_scale, first_bias_scale, generator=g)
+    return INR(nn.Identity(), net, in_features, out_features)
+
+
+def _mlp(fan_in, out_features, hidden, layers, g, act=nn.ReLU, gain=6.0):
+    # Hidden weights U(±sqrt(gain/fan_in)): gain 6 (He-uniform) keeps ReLU activations' variance
+    # constant with depth; gain 1 is nn.Linear's default, which the WIRE repo uses for wire/gauss.
     mods = []
-    fan_in = enc_dim
     for _ in range(layers):
-        mods += [_linear(fan_in, hidden, math.sqrt(6.0 / fan_in), g), nn.ReLU()]
+        mods += [_linear(fan_in, hidden, math.sqrt(gain / fan_in), g), act()]
         fan_in = hidden
     mods.append(_linear(hidden, out_features, math.sqrt(1.0 / hidden), g))
     return nn.Sequential(*mods)
 
 
 def _relu(in_features, out_features, hidden, layers, g):
-    return INR(nn.Identity(), _relu_mlp(in_features, out_features, hidden, layers, g),
+    return INR(nn.Identity(), _mlp(in_features, out_features, hidden, layers, g),
                in_features, out_features)
 
 
 def _pemlp(in_features, out_features, hidden, layers, g, num_frequencies=8):
     enc = PositionalEncoding(in_features, num_frequencies)
-    return INR(enc, _relu_mlp(enc.out_features, out_features, hidden, layers, g),
+    return INR(enc, _mlp(enc.out_features, out_features, hidden, layers, g),
                in_features, out_features)
 
 
 def _ffn(in_features, out_features, hidden, layers, g, sigma=10.0, num_features=None):
     enc = FourierFeatures(in_features, num_features or max(1, hidden // 2), sigma, g)
-    return INR(enc, _relu_mlp(enc.out_features, out_features, hidden, layers, g),
+    return INR(enc, _mlp(enc.out_features, out_features, hidden, layers, g),
                in_features, out_features)
 
 
-MODELS = {"siren": _siren, "relu": _relu, "pemlp": _pemlp, "ffn": _ffn}
+def _wire(in_features, out_features, hidden, layers, g, omega0=20.0, sigma0=10.0):
+    net = _mlp(in_features, out_features, hidden, layers, g, lambda: Gabor(omega0, sigma0), 1.0)
+    return INR(nn.Identity(), net, in_features, out_features)
 
-# Adam learning rates the literature uses with each family (paper-notes §4).
-RECOMMENDED_LR = {"siren": 1e-4, "relu": 1e-3, "pemlp": 1e-3, "ffn": 1e-3}
+
+def _gauss(in_features, out_features, hidden, layers, g, scale=10.0):
+    net = _mlp(in_features, out_features, hidden, layers, g, lambda: Gauss(scale), 1.0)
+    return INR(nn.Identity(), net, in_features, out_features)
+
+
+MODELS = {"siren": _siren, "relu": _relu, "pemlp": _pemlp, "ffn": _ffn, "wire": _wire,
+          "finer": _finer, "gauss": _gauss}
+
+# Adam learning rates the literature uses with each family (paper-notes §4; wire, gauss and
+# finer as in the FINER repo's run_*.sh image-fitting scripts).
+RECOMMENDED_LR = {"siren": 1e-4, "relu": 1e-3, "pemlp": 1e-3, "ffn": 1e-3, "wire": 5e-3,
+                  "finer": 5e-4, "gauss": 5e-3}
 
 
 def make_model(name: str, in_features: int = 2, out_features: int = 3, hidden: int = 256,
                layers: int = 5, seed: int = 0, **kw) -> INR:
-    """Build an INR by name: "siren", "relu", "pemlp" (ReLU + positional encoding), "ffn".
+    """Build an INR by name: "siren", "relu", "pemlp" (ReLU + positional encoding), "ffn",
+    "wire" (real Gabor), "finer", "gauss".
 
     in_features: coordinate dimension d; out_features: channels C; hidden: width;
     layers: number of hidden layers; seed: initialisation seed (explicit generator).
     Extra keywords go to the family: siren (w0, first_w0), pemlp (num_frequencies),
-    ffn (sigma, num_features). Returns a module mapping (N, d) -> (N, C).
+    ffn (sigma, num_features), wire (omega0=20, sigma0=10), finer (omega0=30,
+    first_bias_scale=1; None for PyTorch's bias init), gauss (scale=10).
+    Returns a module mapping (N, d) -> (N, C).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")

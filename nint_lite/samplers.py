@@ -19,6 +19,12 @@ trigger one. Each sampler owns a seeded `torch.Generator`; nothing global is tou
     expansive  Expansive Supervision (ICME 2025): edge anchors (half the budget) + uniform
     nint       NINT: NTK top by ‖(K r)_i‖ + error top + uniform, with the paper's share decay
 
+Every sampler works on any regular grid — images, audio (N,), volumes (D, H, W). The image
+methods generalise as follows on 1D and 3D grids: "edges" (egra, expansive) are the 10 % of
+nodes with the largest gradient magnitude (Canny needs 2D), Soft Mining's edge PDF is the
+gradient magnitude and its positions move in d dimensions, EVOS's Laplacian is the (2d+1)-point
+stencil.
+
 Built in notebooks/04_errors_to_scores.ipynb.
 """
 from __future__ import annotations
@@ -117,10 +123,10 @@ class Sampler:
             keys[excluded] = 2.0  # never among the k smallest
         return torch.topk(keys, k, largest=False).indices
 
-    def _need_image(self, view):
-        if view.kind != "image" or len(view.shape) != 2:
-            raise ValueError(f"the {self.name!r} sampler needs an image grid (kind='image'); this "
-                             f"signal is {view.kind!r} with grid {view.shape}")
+    def _need_grid(self, view):
+        if not 1 <= len(view.shape) <= 3 or min(view.shape) < 2 or math.prod(view.shape) != view.n:
+            raise ValueError(f"the {self.name!r} sampler needs a regular 1D, 2D or 3D grid of N "
+                             f"nodes (each side ≥ 2); got grid {view.shape} for N={view.n}")
 
 
 class Full(Sampler):
@@ -165,7 +171,7 @@ class INT(Sampler):
 
 
 def _gray(view) -> np.ndarray:
-    """The target as a (H, W) gray image in [0, 1] (BT.709 luma for RGB)."""
+    """The target as one channel on its grid (*shape): BT.709 luma for RGB, else the mean."""
     v = view.values.detach().cpu()
     if v.shape[1] == 3:
         v = v @ torch.tensor([0.2125, 0.7154, 0.0721])
@@ -174,12 +180,29 @@ def _gray(view) -> np.ndarray:
     return v.reshape(view.shape).numpy()
 
 
-def canny_edges(view) -> torch.Tensor:
-    """Flat indices of Canny edge pixels of the target (scikit-image, σ = 1, thresholds 30/40 on 0–255)."""
-    from skimage.feature import canny
+def _gradient_magnitude(view) -> np.ndarray:
+    """|∇ target| per node, flat (N,): Sobel on images, central differences on other grids."""
+    from scipy import ndimage
 
-    edges = canny(_gray(view) * 255.0, sigma=1.0, low_threshold=30, high_threshold=40)
-    return torch.from_numpy(np.flatnonzero(edges.ravel())).to(view.device)
+    g = _gray(view)
+    if g.ndim == 2:
+        return np.hypot(ndimage.sobel(g, 0), ndimage.sobel(g, 1)).ravel()
+    grads = np.gradient(g)
+    grads = grads if isinstance(grads, (list, tuple)) else [grads]
+    return np.sqrt(sum(d ** 2 for d in grads)).ravel()
+
+
+def canny_edges(view) -> torch.Tensor:
+    """Flat indices of the target's edge nodes. Images: Canny (scikit-image, σ = 1, thresholds
+    30/40 on 0–255). 1D/3D grids: the 10 % of nodes with the largest gradient magnitude."""
+    if len(view.shape) == 2:
+        from skimage.feature import canny
+
+        edges = canny(_gray(view) * 255.0, sigma=1.0, low_threshold=30, high_threshold=40).ravel()
+    else:
+        mag = _gradient_magnitude(view)
+        edges = mag > np.quantile(mag, 0.9)
+    return torch.from_numpy(np.flatnonzero(edges)).to(view.device)
 
 
 class EGRA(Sampler):
@@ -189,7 +212,7 @@ class EGRA(Sampler):
     P_EDGE, BASE = 0.0025, 4096 / 640000
 
     def setup(self, view):
-        self._need_image(view)
+        self._need_grid(view)
         super().setup(view)
         self.edges = canny_edges(view)
 
@@ -209,10 +232,7 @@ class EGRA(Sampler):
 
 
 def _sobel_pdf(view) -> torch.Tensor:
-    from scipy import ndimage
-
-    g = _gray(view)
-    mag = np.hypot(ndimage.sobel(g, 0), ndimage.sobel(g, 1)).ravel() + 1e-8
+    mag = _gradient_magnitude(view) + 1e-8
     return torch.from_numpy(mag / mag.sum()).float().to(view.device)
 
 
@@ -234,30 +254,33 @@ class SoftMining(Sampler):
         self.a, self.b, self.eps = a, b, eps
 
     def setup(self, view):
-        self._need_image(view)
+        self._need_grid(view)
         super().setup(view)
         self.pdf = _sobel_pdf(view)
-        self.h, self.w = view.shape
-        self.img = view.values.T.reshape(1, -1, self.h, self.w)  # (1, C, H, W) for grid_sample
+        self.dims = torch.tensor(view.shape, device=view.device)  # (d,) grid sides
+        # the target as (1, C, *shape) for grid_sample; a 1D signal becomes a 1 × N image
+        shape = view.shape if len(view.shape) > 1 else (1, view.shape[0])
+        self.img = view.values.T.reshape(1, -1, *shape)
         self.u = None
 
     def _from_pdf(self, k):
         g = self.generator
         idx = torch.multinomial(self.pdf, k, replacement=True, generator=g)
-        jitter = (torch.rand(k, 2, generator=g, device=g.device) - 0.5) * 2 / torch.tensor(
-            [self.h - 1, self.w - 1], device=g.device)
+        jitter = (torch.rand(k, len(self.dims), generator=g, device=g.device) - 0.5) * 2 / (self.dims - 1)
         return (self._node_coords(idx) + jitter).clamp(-1, 1)
 
-    def _node_coords(self, idx):
-        rows, cols = idx // self.w, idx % self.w
-        return torch.stack([rows / (self.h - 1), cols / (self.w - 1)], 1) * 2 - 1
+    def _node_coords(self, idx):  # flat node index -> its (k, d) coordinates in [-1, 1]
+        sub = torch.stack(torch.unravel_index(idx, tuple(self.dims.tolist())), 1)
+        return sub / (self.dims - 1) * 2 - 1
 
     def _uniform(self, k):
-        return torch.rand(k, 2, generator=self.generator, device=self.generator.device) * 2 - 1
+        return torch.rand(k, len(self.dims), generator=self.generator, device=self.generator.device) * 2 - 1
 
-    def _target(self, u):  # bilinear target at (row, col) positions; grid_sample wants (x, y)
-        grid = u.flip(1).view(1, -1, 1, 2)
-        return F.grid_sample(self.img, grid, align_corners=True).view(self.img.shape[1], -1).T
+    def _target(self, u):  # (multi)linear target at positions u (k, d) in grid-axis order
+        # grid_sample wants the last grid axis first: (x, y[, z]); 1D pads a y = 0 row.
+        xy = u.flip(1) if u.shape[1] > 1 else torch.cat([u, torch.zeros_like(u)], 1)
+        grid = xy.view(1, -1, *([1] * (self.img.ndim - 3)), xy.shape[1])
+        return F.grid_sample(self.img, grid, align_corners=True).reshape(self.img.shape[1], -1).T
 
     def select(self, t, view):
         bsz = self.batch_size(t, view.steps)
@@ -273,7 +296,7 @@ class SoftMining(Sampler):
             # large), which would send every position out of the domain each step; cap the drift
             # at one pixel so positions really move along the loss landscape.
             drift = self.a * grad
-            pix = 2.0 / (max(self.h, self.w) - 1)
+            pix = 2.0 / (int(self.dims.max()) - 1)
             drift = drift * (pix / drift.norm(dim=1, keepdim=True).clamp_min(pix))
             u = u.detach() + drift + self.b * torch.randn(u.shape, generator=self.generator,
                                                           device=u.device)
@@ -286,9 +309,10 @@ class SoftMining(Sampler):
             if out.any():
                 u[out] = self._from_pdf(int(out.sum()))
         self.u = u
-        rows = ((u[:, 0] + 1) / 2 * (self.h - 1)).round().long()
-        cols = ((u[:, 1] + 1) / 2 * (self.w - 1)).round().long()
-        idx = rows * self.w + cols
+        sub = ((u + 1) / 2 * (self.dims - 1)).round().long()  # nearest node, per axis
+        idx = torch.zeros(len(u), dtype=torch.long, device=u.device)
+        for k in range(len(self.dims)):  # row-major flat index
+            idx = idx * self.dims[k] + sub[:, k]
         self.last_idx = idx
         uniq, inv = torch.unique(idx, return_inverse=True)
         # Coincident positions are merged into one node that counts as many times; loss() then
@@ -316,17 +340,23 @@ class EVOS(Sampler):
         self.lap_weight, self.lap_until = lap_weight, lap_until
 
     def setup(self, view):
-        self._need_image(view)
+        self._need_grid(view)
         super().setup(view)
         self.shape = view.shape
         self.offspring = None
         self.keys = 0
         self.lap_target = self._laplacian(view.values)
 
-    def _laplacian(self, values):  # (N, C) -> (N,) 4-neighbour Laplacian of the gray image
+    def _laplacian(self, values):  # (N, C) -> (N,) (2d+1)-point Laplacian of the gray signal
         v = values @ torch.tensor([0.2125, 0.7154, 0.0721], device=values.device) if values.shape[1] == 3 else values.mean(1)
-        k = torch.tensor([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]], device=values.device, dtype=values.dtype)
-        return F.conv2d(v.view(1, 1, *self.shape), k.view(1, 1, 3, 3), padding=1).flatten()
+        d = len(self.shape)
+        k = torch.zeros((3,) * d, device=values.device, dtype=values.dtype)
+        for axis in range(d):  # +1 at both axis neighbours, −2d at the centre (4-neighbour in 2D)
+            for side in (0, 2):
+                k[tuple(side if a == axis else 1 for a in range(d))] = 1.0
+        k[(1,) * d] = -2.0 * d
+        conv = (F.conv1d, F.conv2d, F.conv3d)[d - 1]
+        return conv(v.view(1, 1, *self.shape), k.view(1, 1, *k.shape), padding=1).flatten()
 
     def select(self, t, view):
         if self.offspring is None or schedules.evos_is_key(t, view.steps):
@@ -368,7 +398,7 @@ class Expansive(Sampler):
     name = "expansive"
 
     def setup(self, view):
-        self._need_image(view)
+        self._need_grid(view)
         super().setup(view)
         self.edges = canny_edges(view)
         self.anchors = None  # re-picked for this view (a stale set would belong to another fit)

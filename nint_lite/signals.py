@@ -3,18 +3,25 @@
 A `Signal` holds every sample of one signal on a regular grid:
 
     coords: (N, d) float32 in [-1, 1]   (d = 2 for images, 1 for audio, 3 for shapes)
-    values: (N, C) float32              (images: C = 1 or 3, in [0, 1])
+    values: (N, C) float32              (images: C = 1 or 3 in [0, 1]; audio: C = 1 in [-1, 1];
+                                         shapes: C = 1 signed distance or occupancy in {0, 1})
     shape:  the grid shape, prod(shape) == N, row-major (C order)
 
 `coords[:, k]` runs along grid axis k, so for an image `coords[:, 0]` is the row (y) and
 `coords[:, 1]` the column (x). `signal.to_grid(values)` turns any (N, C) tensor back into
 (*shape, C), e.g. a reconstruction into an image.
 
-Built in notebooks/01_fit_an_inr.ipynb.
+`signal.meta` carries what a loader knows beyond the samples: "data_range" (the peak-to-peak
+range PSNR uses: 1 for images and occupancy, 2 for audio, the target's range for an SDF),
+"sample_rate" for audio, "field" / "level" (the surface's iso-value) for shapes.
+
+Built in notebooks/01_fit_an_inr.ipynb (images) and 06_audio_and_3d.ipynb (audio, shapes).
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Signal", "grid", "load_image", "sample_signal", "data_dir", "SAMPLES"]
+__all__ = ["Signal", "grid", "load_image", "load_audio", "to_wav", "load_shape", "to_mesh",
+           "save_ply", "sample_signal", "data_dir", "SAMPLES"]
 
 # ITU-R BT.709 luma weights, the ones scikit-image's rgb2gray uses.
 _LUMA = (0.2125, 0.7154, 0.0721)
@@ -198,6 +206,229 @@ def _resize(img: torch.Tensor, size) -> torch.Tensor:
     return out.clamp(0.0, 1.0)  # bicubic overshoots slightly at edges
 
 
+# --------------------------------------------------------------------------- audio
+
+def _wav_to_float(a: np.ndarray, path) -> np.ndarray:
+    """WAV samples -> float32 in [-1, 1] by the stored format's full scale."""
+    if a.dtype == np.uint8:  # 8-bit PCM is unsigned, centred on 128
+        return (a.astype(np.float32) - 128.0) / 128.0
+    if a.dtype in (np.int16, np.int32):  # scipy left-justifies 24-bit PCM into int32
+        return a.astype(np.float32) / float(-np.iinfo(a.dtype).min)
+    if np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32)
+        if not np.isfinite(a).all():
+            raise ValueError(f"{path}: WAV samples contain NaN or inf")
+        peak = float(np.abs(a).max())
+        if peak > 1.0:  # float WAVs may exceed full scale; keep the waveform, not clipped
+            warnings.warn(f"{path}: float samples peak at {peak:.3g} > 1; scaled by 1/{peak:.3g}",
+                          stacklevel=3)
+            a = a / peak
+        return a
+    raise ValueError(f"{path}: unsupported WAV sample type {a.dtype} (need PCM 8/16/24/32-bit or float)")
+
+
+def load_audio(path, seconds: float | None = None, start: float = 0.0, coord_range: float = 1.0,
+               name: str | None = None) -> Signal:
+    """Load a WAV file as a Signal: coords (N, 1), values (N, 1) in [-1, 1], shape (N,).
+
+    PCM 8/16/24/32-bit or float WAV, any sample rate; stereo (or more channels) is mixed to
+    mono by averaging. start, seconds: the excerpt to keep (seconds=None: to the end).
+    coord_range: time runs over [-coord_range, coord_range] (1 by default; INT's audio
+        experiments use 5, which plays the role of a larger first-layer frequency).
+    meta: sample_rate, start, data_range = 2 (PSNR on [-1, 1]).
+    """
+    from scipy.io import wavfile
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"audio file not found: {p}")
+    if not coord_range > 0:
+        raise ValueError(f"coord_range must be positive, got {coord_range!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)  # e.g. unknown LIST chunks
+            rate, a = wavfile.read(p)
+    except (ValueError, EOFError, OSError) as e:
+        raise ValueError(f"cannot read {p} as a PCM or float WAV file ({e})") from None
+    a = _wav_to_float(np.asarray(a), p)
+    if a.ndim == 2:
+        a = a.mean(axis=1)
+    if a.size == 0:
+        raise ValueError(f"{p}: the WAV file holds no samples")
+    total = a.size / rate
+    if start < 0 or start >= total:
+        raise ValueError(f"start={start} s lies outside the clip (0 to {total:.3f} s)")
+    i0 = int(round(start * rate))
+    if seconds is not None:
+        if not seconds > 0:
+            raise ValueError(f"seconds must be positive or None, got {seconds!r}")
+        if start + seconds > total + 0.5 / rate:
+            raise ValueError(f"asked for {seconds} s from {start} s, but the clip is only "
+                             f"{total:.3f} s long")
+        a = a[i0:i0 + int(round(seconds * rate))]
+    else:
+        a = a[i0:]
+    values = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[:, None]
+    coords = grid((len(a),)) * float(coord_range)
+    return Signal(coords, values, (len(a),), kind="audio", name=name or p.stem,
+                  meta={"sample_rate": int(rate), "start": float(start), "data_range": 2.0})
+
+
+def to_wav(values, path, sample_rate: int = 16000) -> Path:
+    """Write (N,) or (N, 1) values in [-1, 1] as a mono 16-bit PCM WAV (clipped to [-1, 1])."""
+    from scipy.io import wavfile
+
+    v = torch.as_tensor(values).detach().cpu().float().reshape(-1).numpy() \
+        if torch.is_tensor(values) or not isinstance(values, np.ndarray) else np.asarray(values, np.float32)
+    if v.ndim != 1 and not (v.ndim == 2 and v.shape[1] == 1):
+        raise ValueError(f"values must be (N,) or (N, 1), got shape {v.shape}")
+    v = v.reshape(-1)
+    if v.size == 0 or not np.isfinite(v).all():
+        raise ValueError("values must be a non-empty, finite waveform")
+    if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
+        raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
+    pcm = np.round(np.clip(v, -1.0, 1.0) * 32767.0).astype(np.int16)
+    wavfile.write(path, int(sample_rate), pcm)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- 3D shapes
+
+FIELDS = ("sdf", "occupancy")
+
+
+def _read_mesh(p: Path):
+    """(vertices (V, 3) float64, faces (F, 3) int64) of a mesh file trimesh can read."""
+    import trimesh
+
+    try:
+        # process=True merges duplicate vertices (STL stores each triangle on its own), which
+        # watertightness and pseudonormal signs need; it does not move any vertex.
+        mesh = trimesh.load(p, force="mesh", process=True)
+    except Exception as e:  # trimesh raises many types for unreadable files
+        raise ValueError(f"cannot read {p} as a mesh ({type(e).__name__}: {e})") from None
+    faces = np.asarray(getattr(mesh, "faces", np.empty((0, 3))), dtype=np.int64)
+    if faces.ndim != 2 or len(faces) == 0:
+        raise ValueError(f"{p} holds no triangle faces (a point cloud or an empty file?); "
+                         "load_shape needs a surface mesh")
+    return np.asarray(mesh.vertices, dtype=np.float64), faces, bool(mesh.is_watertight)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    """Centre the bounding box at 0 and scale its longest half-side to 0.9."""
+    lo, hi = v.min(0), v.max(0)
+    half = (hi - lo).max() / 2
+    if not half > 0:
+        raise ValueError("the mesh is degenerate (all vertices at one point)")
+    return (v - (lo + hi) / 2) * (0.9 / half)
+
+
+def _mesh_field(v, f, pts, field, watertight, p):
+    import igl
+
+    if field == "occupancy":  # generalised winding number: inside ≈ 1, robust to holes
+        return (igl.fast_winding_number(v, f, pts) > 0.5).astype(np.float32)
+    sign = igl.SIGNED_DISTANCE_TYPE_PSEUDONORMAL
+    if not watertight:
+        warnings.warn(f"{p} is not watertight: inside/outside is ambiguous, so the SDF takes its "
+                      "sign from the winding number (field='occupancy' is the robust choice)",
+                      stacklevel=4)
+        sign = igl.SIGNED_DISTANCE_TYPE_FAST_WINDING_NUMBER
+    return igl.signed_distance(pts, v, f, sign_type=sign)[0].astype(np.float32)
+
+
+def load_shape(path_or_array, resolution: int = 64, field: str = "sdf", cache: bool = True,
+               name: str | None = None) -> Signal:
+    """A 3D shape as a Signal on a resolution³ node grid over [-1, 1]³: coords (N, 3), values (N, 1).
+
+    path_or_array: a mesh file trimesh reads (PLY, OBJ, OFF, STL, …), normalised into
+        [-0.9, 0.9]³ (centred, aspect kept); or a ready (D, H, W) volume (np.ndarray / tensor)
+        holding the field itself, used as given (resolution is then ignored).
+    field: "sdf" — exact signed distance (libigl, negative inside; sign from pseudonormals, or
+        from the winding number with a warning when the mesh is not watertight); "occupancy" —
+        1 inside, 0 outside by the fast generalised winding number.
+    cache: store the computed grid next to the mesh (NAME.FIELD-RES.cache.npz, keyed on the
+        file's content) and reuse it; silently skipped where the folder is read-only.
+    meta: field, level (the surface: 0 for SDF, 0.5 for occupancy), data_range, source.
+    """
+    if field not in FIELDS:
+        raise ValueError(f"unknown field {field!r}; valid: {', '.join(FIELDS)}")
+    if isinstance(path_or_array, (np.ndarray, torch.Tensor)):
+        vol = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
+        vol = np.asarray(vol, dtype=np.float32)
+        if vol.ndim != 3 or min(vol.shape) < 2:
+            raise ValueError(f"a volume must be a (D, H, W) array with every side ≥ 2, got {vol.shape}")
+        if not np.isfinite(vol).all():
+            raise ValueError("the volume contains NaN or inf")
+        shape, name, source = vol.shape, name or "volume", "array"
+    elif isinstance(path_or_array, (str, os.PathLike)):
+        p = Path(path_or_array)
+        if not p.exists():
+            raise FileNotFoundError(f"mesh file not found: {p}")
+        if not (isinstance(resolution, (int, np.integer)) and 8 <= resolution <= 512):
+            raise ValueError(f"resolution must be an int in [8, 512] (512³ nodes already need "
+                             f"~2 GiB), got {resolution!r}")
+        shape, name, source = (int(resolution),) * 3, name or p.stem, str(p)
+        vol = _cached_field(p, int(resolution), field, cache)
+    else:
+        raise ValueError(f"path_or_array must be a mesh path or a 3-D array, got "
+                         f"{type(path_or_array).__name__}")
+    values = torch.from_numpy(np.ascontiguousarray(vol.reshape(-1, 1)))
+    level = 0.0 if field == "sdf" else 0.5
+    rng = float(values.max() - values.min()) if field == "sdf" else 1.0
+    return Signal(grid(shape), values, shape, kind="shape", name=name,
+                  meta={"field": field, "level": level, "data_range": rng or 1.0, "source": source})
+
+
+def _cached_field(p: Path, res: int, field: str, cache: bool) -> np.ndarray:
+    digest = hashlib.sha1(p.read_bytes()).hexdigest()
+    cfile = p.with_name(f"{p.stem}.{field}-{res}.cache.npz")
+    if cache and cfile.exists():
+        try:
+            with np.load(cfile) as z:
+                if str(z["sha1"]) == digest and z["field"].shape == (res,) * 3:
+                    return z["field"]
+        except (OSError, ValueError, KeyError):
+            pass  # an unreadable or old cache is recomputed below
+    v, f, watertight = _read_mesh(p)
+    pts = grid((res,) * 3).numpy().astype(np.float64)
+    vol = _mesh_field(_normalise(v), f, pts, field, watertight, p).reshape((res,) * 3)
+    if cache:
+        try:
+            np.savez_compressed(cfile, field=vol, sha1=digest)
+        except OSError:
+            pass  # read-only data folder: correct, just slower next time
+    return vol
+
+
+def to_mesh(values, signal: Signal, level: float | None = None):
+    """Marching cubes on a 3D field: (N, 1) values on signal's grid -> vertices (V, 3) in the
+    signal's [-1, 1] coordinates, faces (F, 3). level defaults to signal.meta["level"]."""
+    from skimage.measure import marching_cubes
+
+    if len(signal.shape) != 3:
+        raise ValueError(f"to_mesh needs a 3D grid signal, got grid {signal.shape}")
+    vol = signal.to_grid(torch.as_tensor(values).detach().cpu().float())[..., 0].numpy()
+    level = signal.meta.get("level", 0.0) if level is None else float(level)
+    if not vol.min() < level < vol.max():
+        raise ValueError(f"no surface: the field spans [{vol.min():.3g}, {vol.max():.3g}], "
+                         f"which does not cross level {level}")
+    spacing = tuple(2.0 / (n - 1) for n in signal.shape)
+    verts, faces, _, _ = marching_cubes(vol, level=level, spacing=spacing)
+    return (verts - 1.0).astype(np.float32), faces.astype(np.int64)
+
+
+def save_ply(path, vertices, faces) -> Path:
+    """Write a triangle mesh (vertices (V, 3), faces (F, 3)) as a binary PLY file."""
+    import trimesh
+
+    v, f = np.asarray(vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(f"need vertices (V, 3) and faces (F, 3), got {v.shape} and {f.shape}")
+    trimesh.Trimesh(v, f, process=False).export(path, file_type="ply")
+    return Path(path)
+
+
 # --------------------------------------------------------------------------- bundled data
 
 def data_dir() -> Path:
@@ -210,18 +441,27 @@ def data_dir() -> Path:
     return d
 
 
-# name -> (relative path, loader kwargs); "image" is the default picture of the series.
+# name -> (loader, relative path, loader kwargs); "image" is the default picture of the series.
 SAMPLES = {
-    "camera": ("images/camera.png", {"gray": True}),
-    "astronaut": ("images/astronaut.png", {}),
-    "coffee": ("images/coffee.png", {}),
-    "image": ("images/astronaut.png", {}),
+    "camera": (load_image, "images/camera.png", {"gray": True}),
+    "astronaut": (load_image, "images/astronaut.png", {}),
+    "coffee": (load_image, "images/coffee.png", {}),
+    "image": (load_image, "images/astronaut.png", {}),
+    "audio": (load_audio, "audio/arctic_a0007.wav", {}),        # 4 s of speech, 16 kHz
+    "speech": (load_audio, "audio/arctic_a0007.wav", {}),
+    "shape": (load_shape, "shapes/bunny.ply", {}),              # Stanford bunny, SDF at 64³
+    "bunny": (load_shape, "shapes/bunny.ply", {}),
 }
 
 
 def sample_signal(name: str = "image", **kwargs) -> Signal:
-    """A bundled signal by name (see `SAMPLES`); kwargs go to its loader, e.g. size=128."""
+    """A bundled signal by name (see `SAMPLES`); kwargs go to its loader, e.g. size=128 for an
+    image, seconds=1.0 for audio, resolution=32 or field="occupancy" for a shape."""
     if name not in SAMPLES:
         raise ValueError(f"unknown sample signal {name!r}; valid names: {', '.join(SAMPLES)}")
-    rel, defaults = SAMPLES[name]
-    return load_image(data_dir() / rel, **{**defaults, **kwargs}, name=name)
+    loader, rel, defaults = SAMPLES[name]
+    try:
+        return loader(data_dir() / rel, **{**defaults, **kwargs}, name=name)
+    except TypeError as e:  # e.g. size= for a sound: say which loader and what it takes
+        raise ValueError(f"{name!r} is loaded by {loader.__name__}, which does not accept these "
+                         f"options ({e}); see help(nint_lite.{loader.__name__})") from None

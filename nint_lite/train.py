@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .metrics import psnr as _psnr, ssim as _ssim
+from .metrics import iou as _iou, psnr as _psnr, si_snr as _si_snr, ssim as _ssim
 from .samplers import View, make_sampler
 from .signals import Signal
 
@@ -62,32 +62,44 @@ class History:
     """What happened during a fit. Lists are aligned: one entry per evaluation (step 0 first).
 
     steps: optimisation steps done; train_seconds: cumulative training time (evaluation
-    excluded); psnr: dB over all coordinates. eval_seconds: total time spent evaluating.
-    final: metrics of the final model (psnr, and ssim for images). selections: {step: indices}
-    recorded when fit(record_selections=...) asks for them.
+    excluded); psnr: dB over all coordinates (peak-to-peak range signal.meta["data_range"],
+    1 for images). metrics: the signal kind's own measure per evaluation — {"si_snr": [...]} for
+    audio, {"iou": [...]} for shapes, {} for images. eval_seconds: total time spent evaluating.
+    final: metrics of the final model (psnr; ssim for images, si_snr / iou likewise).
+    selections: {step: indices} recorded when fit(record_selections=...) asks for them.
     """
 
     sampler: str = "full"
     steps: list = field(default_factory=list)
     train_seconds: list = field(default_factory=list)
     psnr: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
     eval_seconds: float = 0.0
     final: dict = field(default_factory=dict)
     interrupted: bool = False
     stopped_by: str = ""
     selections: dict = field(default_factory=dict)
 
-    def time_to(self, target_psnr: float):
-        """Training seconds until PSNR first reached `target_psnr` (at an evaluation), or None."""
-        for t, p in zip(self.train_seconds, self.psnr):
-            if p >= target_psnr:
+    def _curve(self, metric: str) -> list:
+        if metric == "psnr":
+            return self.psnr
+        if metric not in self.metrics:
+            raise ValueError(f"this history has no {metric!r}; it has psnr"
+                             + "".join(f", {k}" for k in self.metrics))
+        return self.metrics[metric]
+
+    def time_to(self, target: float, metric: str = "psnr"):
+        """Training seconds until `metric` (default PSNR) first reached `target` at an
+        evaluation, or None."""
+        for t, p in zip(self.train_seconds, self._curve(metric)):
+            if p >= target:
                 return t
         return None
 
-    def steps_to(self, target_psnr: float):
-        """Steps until PSNR first reached `target_psnr` (at an evaluation), or None."""
-        for s, p in zip(self.steps, self.psnr):
-            if p >= target_psnr:
+    def steps_to(self, target: float, metric: str = "psnr"):
+        """Steps until `metric` (default PSNR) first reached `target` at an evaluation, or None."""
+        for s, p in zip(self.steps, self._curve(metric)):
+            if p >= target:
                 return s
         return None
 
@@ -103,6 +115,17 @@ class History:
     def to_json(self, path) -> None:
         with open(path, "w") as f:
             json.dump(self.to_dict(), f)
+
+
+def _kind_metrics(signal: Signal) -> dict:
+    """name -> fn(pred, target) of the measure each signal kind is judged by, besides PSNR."""
+    if signal.kind == "audio":
+        return {"si_snr": _si_snr}
+    if signal.kind == "shape":
+        inside = "above" if signal.meta.get("field") == "occupancy" else "below"
+        level = float(signal.meta.get("level", 0.0))
+        return {"iou": lambda p, t: _iou(p, t, level, inside)}
+    return {}
 
 
 def _check_fit_args(steps, seconds, lr, target_psnr, lr_schedule):
@@ -170,6 +193,9 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
     bad_step = torch.full((), -1, dtype=torch.long, device=dev)
     train_time, pred, p = 0.0, None, math.nan
 
+    data_range = float(signal.meta.get("data_range", 1.0))
+    kind_metrics = _kind_metrics(signal)
+
     def evaluate(step):
         nonlocal pred, p  # set before callbacks run, so an interrupt there keeps them in step
         t0 = time.perf_counter()
@@ -177,7 +203,9 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
         model.eval()
         pred = predict(net, x, eval_chunk_size)
         model.train(was_training)
-        p = _psnr(pred, y)
+        p = _psnr(pred, y, data_range)
+        for name, fn in kind_metrics.items():
+            hist.metrics.setdefault(name, []).append(fn(pred, y))
         first_bad = int(bad_step)
         hist.eval_seconds += time.perf_counter() - t0
         if first_bad >= 0 or math.isnan(p) or p == -math.inf:
@@ -240,6 +268,7 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
     hist.final = {"psnr": p, "steps": hist.steps[-1], "train_seconds": hist.train_seconds[-1]}
     if signal.kind == "image" and min(signal.shape) >= 11:
         hist.final["ssim"] = _ssim(signal.to_grid(pred.cpu()), signal.to_grid(signal.values))
+    hist.final.update({k: v[-1] for k, v in hist.metrics.items()})
     if save_to is not None:
         save_checkpoint(save_to, model, hist)
     return hist

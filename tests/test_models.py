@@ -158,7 +158,7 @@ def test_unknown_model_lists_valid_names():
         make_model("mlp")
     for name in MODELS:
         assert name in str(e.value)
-    assert set(MODELS) == {"siren", "relu", "pemlp", "ffn"}
+    assert set(MODELS) == {"siren", "relu", "pemlp", "ffn", "wire", "finer", "gauss"}
 
 
 @pytest.mark.parametrize("kw,arg", [({"hidden": 0}, "hidden"), ({"hidden": -4}, "hidden"),

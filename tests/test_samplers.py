@@ -8,11 +8,12 @@ import torch
 
 import nint_lite as nl
 from nint_lite import ntk, schedules
-from nint_lite.samplers import SAMPLERS, Selection, View, make_sampler
+from nint_lite.samplers import SAMPLERS, Selection, View, canny_edges, make_sampler
+from nint_lite.signals import grid
 
 ALL = sorted(SAMPLERS)
 STOCHASTIC = ["uniform", "egra", "soft", "evos", "expansive", "nint"]
-IMAGE_ONLY = ["egra", "evos", "expansive", "soft"]
+IMAGE_ONLY = ["egra", "evos", "expansive", "soft"]  # image methods, generalised to any grid
 
 
 # --------------------------------------------------------------------------- helpers
@@ -822,11 +823,79 @@ def test_expansive_anchors_every_step(fixture, request):
 
 # --------------------------------------------------------------------------- non-image signals
 
+def _volume_view(n=8):
+    x = grid((n, n, n))
+    y = (x.abs().max(1).values < 0.5).float()[:, None]  # a solid cube, occupancy-like
+    return View(_model(1, d=3), x, y, (n, n, n), "shape", 50)
+
+
+@pytest.mark.parametrize("make_view", [_audio_view, _volume_view], ids=["audio", "volume"])
 @pytest.mark.parametrize("name", IMAGE_ONLY)
-def test_image_only_samplers_reject_audio(name):
-    smp = make_sampler(name, ratio=0.2, seed=0)
-    with pytest.raises(ValueError, match="image grid"):
-        smp.setup(_audio_view())
+def test_image_methods_generalise_to_1d_and_3d_grids(name, make_view):
+    view = make_view()
+    b = round(0.25 * view.n)
+    smp = make_sampler(name, ratio=0.25, seed=0)
+    for t, sel in zip(range(6), _drive(smp, view, range(6))):
+        _check_indices(sel, view)
+        if name in ("egra", "expansive"):
+            assert len(sel.indices) == b
+        elif name == "soft":
+            assert 1 <= len(sel.indices) <= b and sel.weights.sum().item() == pytest.approx(len(sel.indices))
+        elif not sel.full:  # evos: offspring B + mutation 0.5·B
+            assert len(sel.indices) == b + round(0.5 * 0.25 * view.n)
+
+
+def test_edges_on_1d_and_3d_grids_sit_on_the_jumps():
+    n = 64
+    x = torch.linspace(-1, 1, n)[:, None]
+    y = (x > 0.1).float()                                    # one jump between nodes 34 and 35
+    e = canny_edges(View(_model(1, d=1), x, y, (n,), "audio", 5)).tolist()
+    assert set(e) == {34, 35}                                # central differences see both sides
+    view = _volume_view()
+    e = canny_edges(view)
+    sub = torch.stack(torch.unravel_index(e, (8, 8, 8)), 1)
+    assert len(e) > 0 and bool(((sub >= 1) & (sub <= 6)).all())  # near the cube (nodes 2–5 inside)
+    vol = view.values.reshape(8, 8, 8)
+    for i, j, k in sub.tolist():                             # each one sits at a jump of the field
+        nb = [vol[min(max(i + di, 0), 7), min(max(j + dj, 0), 7), min(max(k + dk, 0), 7)]
+              for di, dj, dk in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))]
+        assert any(v != vol[i, j, k] for v in nb)
+
+
+def test_soft_target_interpolates_linearly_in_1d_and_3d():
+    for view in (_audio_view(16), _volume_view(6)):
+        smp = make_sampler("soft", ratio=0.25, seed=0)
+        smp.setup(view)
+        idx = torch.arange(0, view.n, 5)
+        assert torch.allclose(smp._target(smp._node_coords(idx)), view.values[idx], atol=1e-6)
+        mid = (smp._node_coords(idx[:-1]) + smp._node_coords(idx[:-1] + 1)) / 2  # last axis midpoint
+        ok = (idx[:-1] + 1) % view.shape[-1] != 0                 # stay inside the row
+        want = (view.values[idx[:-1]] + view.values[idx[:-1] + 1]) / 2
+        assert torch.allclose(smp._target(mid)[ok], want[ok], atol=1e-5)
+
+
+def test_evos_laplacian_is_the_2d_plus_1_point_stencil_in_1d_and_3d():
+    g = torch.Generator().manual_seed(0)
+    v1 = torch.rand(10, 1, generator=g)
+    smp = make_sampler("evos", ratio=0.2, seed=0)
+    smp.shape = (10,)
+    lap = smp._laplacian(v1)
+    assert torch.allclose(lap[1:-1], v1[:-2, 0] - 2 * v1[1:-1, 0] + v1[2:, 0], atol=1e-6)
+    v3 = torch.rand(5 ** 3, 1, generator=g)
+    smp.shape = (5, 5, 5)
+    lap = smp._laplacian(v3).reshape(5, 5, 5)
+    a = v3.reshape(5, 5, 5)
+    want = (a[:-2, 1:-1, 1:-1] + a[2:, 1:-1, 1:-1] + a[1:-1, :-2, 1:-1] + a[1:-1, 2:, 1:-1]
+            + a[1:-1, 1:-1, :-2] + a[1:-1, 1:-1, 2:] - 6 * a[1:-1, 1:-1, 1:-1])
+    assert torch.allclose(lap[1:-1, 1:-1, 1:-1], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", IMAGE_ONLY)
+def test_grid_samplers_reject_irregular_grids(name):
+    x = torch.rand(12, 2)
+    view = View(_model(1), x, torch.rand(12, 1), (12, 1), "points", 5)  # a side of length 1
+    with pytest.raises(ValueError, match="regular 1D, 2D or 3D grid"):
+        make_sampler(name, ratio=0.2, seed=0).setup(view)
 
 
 @pytest.mark.parametrize("name", ["full", "uniform", "int", "nint"])

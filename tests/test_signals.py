@@ -243,13 +243,21 @@ def test_to_grid_of_other_values_and_1d():
 
 # --------------------------------------------------------------------------- sample_signal
 
-@pytest.mark.parametrize("name", list(SAMPLES))
+@pytest.mark.parametrize("name", [n for n in SAMPLES if SAMPLES[n][0] is load_image])
 def test_sample_signal_names(name):
     s = sample_signal(name, size=16)
     assert s.name == name and s.kind == "image"
     assert s.shape == (16, 16) and s.n == 256
     assert s.channels == (1 if name == "camera" else 3)
     assert 0.0 <= s.values.min().item() and s.values.max().item() <= 1.0
+
+
+def test_sample_signal_kinds_and_loader_options():
+    assert {SAMPLES[n][0].__name__ for n in SAMPLES} == {"load_image", "load_audio", "load_shape"}
+    assert sample_signal("speech", seconds=0.01).kind == "audio"
+    assert sample_signal("bunny", resolution=8).kind == "shape"
+    with pytest.raises(ValueError, match="load_audio, which does not accept"):
+        sample_signal("audio", size=16)
 
 
 def test_sample_signal_image_is_astronaut_and_camera_is_gray():
