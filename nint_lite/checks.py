@@ -15,6 +15,8 @@ AssertionError with what differs on failure. CI runs them on the solutions.
     nl.checks.train_step(my_fn)         notebook 05: my_fn(model, opt, x, y, indices): one step on the subset MSE
     nl.checks.uniform_indices(my_fn)    notebook 05: my_fn(n, B, generator) -> B distinct uniform indices
     nl.checks.time_to(my_fn)            notebook 05: my_fn(seconds, psnr, target) -> first time PSNR ≥ target, or None
+    nl.checks.si_snr_by_hand(my_fn)     notebook 06: my_fn(pred (N,), target (N,)) -> SI-SNR in dB
+    nl.checks.iou_by_hand(my_fn)        notebook 06: my_fn(pred_sdf (N,), target_sdf (N,)) -> IoU of the insides
 """
 from __future__ import annotations
 
@@ -24,13 +26,13 @@ import math
 import torch
 
 from . import ntk
-from .metrics import psnr
+from .metrics import iou, psnr, si_snr
 from .models import make_model
 from .signals import grid
 
 __all__ = ["make_grid", "psnr_by_hand", "siren_init_bounds", "k_times_v", "jacobian", "k_times_v_chunked",
            "self_leverage", "coupling_row", "int_selection", "nint_mix", "train_step", "uniform_indices",
-           "time_to"]
+           "time_to", "si_snr_by_hand", "iou_by_hand"]
 
 
 def _fail(name: str, msg: str):
@@ -386,3 +388,57 @@ def time_to(fn):
                 hint = " — return None when the target is never reached"
             _fail(name, f"got {out!r}, expected {ref!r} for target {target} dB with PSNR {psnr_}{hint}")
     print(f"✓ {name}: first time PSNR ≥ target, or None, on {len(cases)} histories")
+
+
+def _as_float(name, out):
+    try:
+        return float(out)
+    except (TypeError, ValueError):
+        _fail(name, f"expected a number (float), got {type(out).__name__}")
+
+
+def si_snr_by_hand(fn):
+    """fn(pred, target) on 1-D waveforms must return the scale-invariant SNR in dB."""
+    name = "si_snr_by_hand"
+    for trial in range(3):
+        g = torch.Generator().manual_seed(600 + trial)
+        target = torch.randn(200, generator=g, dtype=torch.float64) + 0.3 * trial
+        pred = (0.5 + trial) * target + 0.2 * torch.randn(200, generator=g, dtype=torch.float64) + 0.1
+        ref = si_snr(pred, target)
+        out = _as_float(name, fn(pred.clone(), target.clone()))
+        if not abs(out - ref) <= 1e-3:
+            def proj(p, t):
+                s_ = (p @ t) / (t @ t) * t
+                return 10 * math.log10(float(s_ @ s_) / float((p - s_) @ (p - s_)))
+            pc, tc = pred - pred.mean(), target - target.mean()
+            hints = [(proj(pred, target), "subtract each waveform's mean first (zero-mean)"),
+                     (ref / 2, "use energies (squared norms): 10·log10(‖s‖² / ‖e‖²)"),
+                     (10 * math.log10(float(tc @ tc) / float((pc - tc) @ (pc - tc))),
+                      "that is the plain SNR: scale the target by ⟨p,t⟩/‖t‖² first (scale invariance)")]
+            hint = next((f" — {m}" for v, m in hints if abs(out - v) <= 1e-3), "")
+            _fail(name, f"got {out:.4f} dB, expected {ref:.4f} dB (trial {trial}){hint}")
+    print(f"✓ {name}: matches nl.si_snr to 1e-3 dB, for scaled and offset predictions")
+
+
+def iou_by_hand(fn):
+    """fn(pred_sdf, target_sdf) must return |A ∩ B| / |A ∪ B| of the insides (SDF < 0), 1 if both are empty."""
+    name = "iou_by_hand"
+    cases = []
+    for trial in range(3):
+        g = torch.Generator().manual_seed(700 + trial)
+        x = torch.rand(500, 3, generator=g) * 2 - 1
+        cases.append((x.norm(dim=1) - 0.6 - 0.1 * trial, x.norm(dim=1) - 0.6 + 0.05 * torch.randn(500, generator=g)))
+    cases.append((torch.ones(10), torch.ones(10)))             # nothing inside either
+    for k, (p, t) in enumerate(cases):
+        ref = iou(p, t)
+        out = _as_float(name, fn(p.clone(), t.clone()))
+        if not (out == out and abs(out - ref) <= 1e-6):  # NaN fails here too
+            a, b = p < 0, t < 0
+            hints = [(iou(-p, -t), "inside is where the signed distance is NEGATIVE"),
+                     ((a & b).sum().item() / max(1, b.sum().item()), "divide by the union, not by the target's inside"),
+                     ((a & b).sum().item() / max(1, (a.sum() + b.sum()).item()), "the union counts shared nodes once: |A| + |B| − |A ∩ B|")]
+            hint = next((f" — {m}" for v, m in hints if abs(out - v) <= 1e-6), "")
+            if k == len(cases) - 1:
+                hint = " — when both shapes are empty they agree perfectly: return 1"
+            _fail(name, f"got {out!r}, expected {ref:.6f} (case {k}){hint}")
+    print(f"✓ {name}: matches nl.iou on {len(cases)} pairs of fields, the empty case included")

@@ -9,10 +9,13 @@
     coupling_map(model, signal, query)       that row as an image, the query pixel marked
     score_maps(model, signal)                ‖r_i‖, self-leverage and NINT's ‖(K r)_i‖
     selection_overlay(signal, indices)       selected coordinates over the target image
+    waveforms(signal, {label: pred})         audio: target, reconstructions and their errors over time
+    field_slices(signal, {label: values})    3D fields: the middle slice along each axis, surface contour
+    meshes({label: (vertices, faces)})       shaded triangle meshes side by side (plot_trisurf)
 
 Kernel quantities come from `nint_lite.ntk`; nothing here re-implements the kernel. Image figures
 need a 2-D pixel grid (`signal.kind == "image"`); pixels are (row, col) pairs of ints.
-Built in notebooks/01_fit_an_inr.ipynb and notebooks/03_kernel_leverage.ipynb.
+Built in notebooks/01_fit_an_inr.ipynb, 03_kernel_leverage.ipynb and 06_audio_and_3d.ipynb.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from matplotlib.patches import Patch, Rectangle
 from . import ntk
 
 __all__ = ["reconstruction", "training_curves", "value_maps", "kernel_heatmap", "leverage_map",
-           "coupling_row", "coupling_map", "score_maps", "selection_overlay", "edge_and_flat"]
+           "coupling_row", "coupling_map", "score_maps", "selection_overlay", "edge_and_flat", "waveforms", "field_slices", "meshes"]
 
 _CMAPS = {"linear": "viridis", "log": "viridis", "signed": "RdBu_r", "error": "magma"}
 
@@ -98,18 +101,23 @@ def reconstruction(signal, pred, title: str | None = None):
     return fig
 
 
-def training_curves(histories: dict, title: str = "PSNR during training"):
-    """PSNR vs step and vs training seconds for several runs: {label: History}."""
+_METRIC_LABELS = {"psnr": "PSNR (dB)", "si_snr": "SI-SNR (dB)", "iou": "IoU"}
+
+
+def training_curves(histories: dict, title: str = "PSNR during training", metric: str = "psnr"):
+    """A metric (PSNR, or a History.metrics key such as "si_snr", "iou") vs step and vs training
+    seconds for several runs: {label: History}."""
     if not histories:
         raise ValueError("training_curves needs at least one History")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
     for label, h in histories.items():
-        a.plot(h.steps, h.psnr, label=label)
-        b.plot(h.train_seconds, h.psnr, label=label)
+        ys = h._curve(metric)
+        a.plot(h.steps, ys, label=label)
+        b.plot(h.train_seconds, ys, label=label)
     a.set_xlabel("step")
     b.set_xlabel("training seconds (evaluation excluded)")
     for ax in (a, b):
-        ax.set_ylabel("PSNR (dB)")
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
@@ -317,5 +325,89 @@ def selection_overlay(signal, indices, title: str = "Selected coordinates"):
         ax.legend(handles=[Patch(color=(1.0, 0.15, 0.1, 0.65), label="selected")], loc="lower right",
                   fontsize="small")
         _pixel_axes(ax)
+    fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- audio and 3D
+
+def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
+    """Audio: the target, each reconstruction and its error over time (seconds).
+
+    preds: {label: (N, 1) values}; window: (start_s, end_s) to zoom in, default all.
+    """
+    if signal.kind != "audio":
+        raise ValueError(f"waveforms needs an audio signal, got kind {signal.kind!r}")
+    rate = signal.meta.get("sample_rate", signal.n)
+    t = np.arange(signal.n) / rate + signal.meta.get("start", 0.0)
+    keep = np.ones(signal.n, bool) if window is None else (t >= window[0]) & (t <= window[1])
+    y = signal.values[:, 0].numpy()
+    fig, axes = plt.subplots(1 + len(preds), 1, figsize=(10, 1.6 * (1 + len(preds)) + 0.6),
+                             sharex=True, constrained_layout=True)
+    axes = np.atleast_1d(axes)
+    axes[0].plot(t[keep], y[keep], lw=0.7, color="k")
+    axes[0].set_title("target", fontsize=9, loc="left")
+    for ax, (label, p) in zip(axes[1:], preds.items()):
+        p = torch.as_tensor(p).detach().cpu().float().reshape(-1).numpy()
+        ax.plot(t[keep], p[keep], lw=0.7, label="reconstruction")
+        ax.plot(t[keep], (p - y)[keep], lw=0.7, color="tab:red", label="error")
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.legend(loc="upper right", fontsize=8)
+    for ax in axes:
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(title)
+    return fig
+
+
+def field_slices(signal, fields: dict | None = None, title: str = "Middle slices"):
+    """3D fields: the middle slice along each grid axis, one row per field, the surface (the
+    signal's level set) drawn as a black contour. fields: {label: (N, 1) values}; default the
+    target only."""
+    if len(signal.shape) != 3:
+        raise ValueError(f"field_slices needs a 3D grid signal, got grid {signal.shape}")
+    fields = {"target": signal.values, **(fields or {})}
+    level = signal.meta.get("level", 0.0)
+    vols = {k: signal.to_grid(torch.as_tensor(v).detach().cpu().float())[..., 0].numpy()
+            for k, v in fields.items()}
+    lim = float(np.abs(vols["target"]).max())
+    signed = signal.meta.get("field", "sdf") == "sdf"
+    fig, axes = plt.subplots(len(vols), 3, figsize=(9, 3 * len(vols)), squeeze=False,
+                             constrained_layout=True)
+    for row, (label, vol) in zip(axes, vols.items()):
+        for axis, ax in enumerate(row):
+            sl = np.take(vol, vol.shape[axis] // 2, axis=axis)
+            im = ax.imshow(sl, cmap="RdBu_r" if signed else "viridis", origin="lower",
+                           vmin=-lim if signed else 0, vmax=lim if signed else 1)
+            if sl.min() < level < sl.max():
+                ax.contour(sl, levels=[level], colors="k", linewidths=1)
+            ax.set_title(f"{label}: axis {axis} = middle", fontsize=9)
+            ax.set_xticks([]), ax.set_yticks([])
+        fig.colorbar(im, ax=row[-1], shrink=0.8, label="signed distance" if signed else "occupancy")
+    fig.suptitle(title)
+    return fig
+
+
+def meshes(items: dict, title: str = "Surfaces", up: int = 2, view=(20, -60)):
+    """Triangle meshes side by side, Lambert-shaded: {label: (vertices (V, 3), faces (F, 3))}.
+    up: the vertex axis drawn vertically (the Stanford bunny's is 1)."""
+    from matplotlib.colors import LightSource
+
+    if not items:
+        raise ValueError("meshes needs at least one (vertices, faces) pair")
+    fig = plt.figure(figsize=(3.6 * len(items), 3.6), constrained_layout=True)
+    light = LightSource(azdeg=315, altdeg=45)
+    for k, (label, (v, f)) in enumerate(items.items()):
+        v, f = np.asarray(v)[:, [a for a in range(3) if a != up] + [up]], np.asarray(f)
+        ax = fig.add_subplot(1, len(items), k + 1, projection="3d")
+        ax.plot_trisurf(v[:, 0], v[:, 1], v[:, 2], triangles=f, color="0.8", lightsource=light,
+                        shade=True, linewidth=0, antialiased=False)
+        ax.view_init(*view)
+        ax.set_box_aspect((1, 1, 1))
+        for setlim in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+            setlim(-1, 1)
+        ax.set_axis_off()
+        ax.set_title(label, fontsize=9)
     fig.suptitle(title)
     return fig

@@ -237,6 +237,20 @@ def _block(n, b, g):                                     # a random contiguous b
     return torch.arange(s, s + b)
 
 
+def _si_snr(p, t, centre=True, power=2, scale=True):
+    if centre:
+        p, t = p - p.mean(), t - t.mean()
+    s = (p @ t) / (t @ t) * t if scale else t
+    return 10 * math.log10(float((s @ s) ** (power / 2)) / float(((p - s) @ (p - s)) ** (power / 2)))
+
+
+def _iou(p, t, sign=1, denom="union"):
+    a, b = sign * p < 0, sign * t < 0
+    inter = (a & b).sum().item()
+    d = {"union": (a | b).sum().item(), "target": b.sum().item(), "sum": (a.sum() + b.sum()).item()}[denom]
+    return 1.0 if d == 0 else inter / d
+
+
 CASES = {  # check: (solution, [(wrong answer, expected hint)])
     "make_grid": (_grid, [(lambda s: _grid(s, "xy"), "indexing='xy'"),
                           (lambda s: _grid(s, centres=True), "pixel centres"),
@@ -274,6 +288,14 @@ CASES = {  # check: (solution, [(wrong answer, expected hint)])
                            (lambda s, p, t: _time_to(s, p, t, last=True), "FIRST"),
                            (lambda s, p, t: _time_to(s, p, t, index=True), "index"),
                            (lambda s, p, t: _time_to(s, p, t, missing=float("nan")), "None")]),
+    "si_snr_by_hand": (_si_snr, [(lambda p, t: _si_snr(p, t, centre=False), "zero-mean"),
+                                 (lambda p, t: _si_snr(p, t, power=1), "energies"),
+                                 (lambda p, t: _si_snr(p, t, scale=False), "plain SNR")]),
+    "iou_by_hand": (_iou, [(lambda p, t: _iou(p, t, sign=-1), "NEGATIVE"),
+                           (lambda p, t: _iou(p, t, denom="target"), "not by the target"),
+                           (lambda p, t: _iou(p, t, denom="sum"), "counts shared nodes once"),
+                           (lambda p, t: float("nan") if not (p < 0).any() and not (t < 0).any() else _iou(p, t),
+                            "return 1")]),
 }
 
 

@@ -242,3 +242,48 @@ def test_other_bad_input():
         plots.coupling_row(model, sig.coords, 1.0)
     with pytest.raises(ValueError, match="3×3"):
         plots.edge_and_flat(nl.load_image(np.zeros((2, 5), np.float32)))
+
+
+# --------------------------------------------------------------------------- audio and 3D figures
+
+def test_training_curves_draw_a_chosen_metric():
+    sig = Signal(grid((40,)), torch.sin(torch.linspace(0, 6, 40))[:, None],
+                 (40,), kind="audio", meta={"sample_rate": 40, "data_range": 2.0})
+    h = nl.fit(nl.make_model("siren", 1, 1, hidden=8, layers=2, seed=0), sig, steps=4, eval_every=2,
+               progress=False, device="cpu")
+    fig = plots.training_curves({"full": h}, metric="si_snr")
+    a, b = fig.axes
+    assert a.get_ylabel() == "SI-SNR (dB)" and list(a.lines[0].get_ydata()) == h.metrics["si_snr"]
+    assert list(b.lines[0].get_xdata()) == h.train_seconds
+    with pytest.raises(ValueError, match="no 'iou'"):
+        plots.training_curves({"full": h}, metric="iou")
+
+
+def test_waveforms_draw_target_reconstruction_and_error():
+    y = torch.sin(torch.linspace(0, 20, 100))[:, None] * 0.5
+    sig = Signal(grid((100,)), y, (100,), kind="audio", meta={"sample_rate": 100, "start": 1.0})
+    pred = y + 0.1
+    fig = plots.waveforms(sig, {"model": pred}, window=(1.2, 1.5))
+    top, bottom = fig.axes
+    t = top.lines[0].get_xdata()
+    assert t.min() >= 1.2 - 1e-9 and t.max() <= 1.5 + 1e-9 and len(t) == 31   # seconds, windowed (both ends)
+    rec, err = bottom.lines
+    assert np.allclose(err.get_ydata(), 0.1, atol=1e-6) and np.allclose(rec.get_ydata(), top.lines[0].get_ydata() + 0.1)
+    with pytest.raises(ValueError, match="audio"):
+        plots.waveforms(_gray(), {})
+
+
+def test_field_slices_and_meshes():
+    sig = nl.load_shape(np.linalg.norm(np.stack(np.meshgrid(*[np.linspace(-1, 1, 9)] * 3, indexing="ij")), axis=0) - 0.5)
+    fig = plots.field_slices(sig, {"shifted": sig.values + 0.1})
+    ims = [im for ax in fig.axes for im in ax.images]
+    assert len(ims) == 6                                      # 2 fields × 3 axes
+    assert np.allclose(ims[0].get_array(), sig.to_grid()[4, :, :, 0].numpy())   # middle slice, axis 0
+    assert all(ax.collections for ax in fig.axes[:3])          # the surface contour is drawn
+    v, f = nl.to_mesh(sig.values, sig)
+    fig = plots.meshes({"a": (v, f), "b": (v, f)}, up=1)
+    assert len(fig.axes) == 2 and all(ax.name == "3d" for ax in fig.axes)
+    with pytest.raises(ValueError, match="3D grid"):
+        plots.field_slices(_gray())
+    with pytest.raises(ValueError, match="at least one"):
+        plots.meshes({})
