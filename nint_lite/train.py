@@ -302,12 +302,16 @@ def compare(signal: Signal, samplers=("full", "uniform", "int", "nint"), model: 
             hidden: int = 128, layers: int = 3, steps: int | None = None, seconds: float | None = None,
             lr: float | None = None, targets=(25.0, 30.0), seeds=(0,), ratio: float = 0.2,
             device="auto", progress: bool = True, stop_at_target: bool = False, save_dir=None,
-            **fit_kw):
+            metric: str = "psnr", model_kw: dict | None = None, **fit_kw):
     """Fit the same model (same initial weights per seed) with each sampler.
 
+    samplers: names, or {label: name or (name, params)} to compare configurations of one
+        sampler, e.g. {"nint": "nint", "mix": ("nint", {"ntk_share": 0.0})}.
+    targets are values of `metric`: "psnr" (dB), or the signal's own ("si_snr", "iou").
+    model_kw: extra make_model keywords (e.g. first_w0 for audio).
     Returns (results, runs): results is the JSON-ready dict {"signal", "model", "protocol",
-    "machine", "samplers": {name: {final_psnr, train_seconds, steps, time_to, steps_to, …}}}
-    with medians over seeds; runs is {name: [History per seed]}.
+    "machine", "samplers": {label: {final_psnr, train_seconds, steps, time_to, steps_to, …}}}
+    with medians over seeds; runs is {label: [History per seed]}.
 
     The sampler order alternates between seeds so load changes do not favour one sampler, and
     each sampler's code path is warmed up (2 untimed steps) before its first timed run.
@@ -317,27 +321,54 @@ def compare(signal: Signal, samplers=("full", "uniform", "int", "nint"), model: 
     from .models import RECOMMENDED_LR, make_model
 
     lr = lr or RECOMMENDED_LR[model]
-    names = [s if isinstance(s, str) else s.name for s in samplers]
-    for s in names:
-        make_sampler(s, ratio=ratio)  # validate names and ratio before any work
+    model_kw = dict(model_kw or {})
+    configs = _sampler_configs(samplers)
+    for name, params in configs.values():
+        make_sampler(name, ratio=ratio, **params)  # validate names, params and ratio before any work
+    if stop_at_target and metric != "psnr":
+        raise ValueError("stop_at_target works with metric='psnr' only")
     dev = resolve_device(device)
-    runs = {n: [] for n in names}
-    for n in names:  # warm-up: first calls (torch.func, allocator) are not any sampler's cost
-        fit(make_model(model, signal.in_features, signal.channels, hidden, layers, seed=0), signal,
-            make_sampler(n, ratio=ratio), steps=2, lr=lr, device=dev, progress=False)
+
+    def build(seed):
+        return make_model(model, signal.in_features, signal.channels, hidden, layers, seed=seed, **model_kw)
+
+    labels = list(configs)
+    runs = {k: [] for k in labels}
+    for k in labels:  # warm-up: first calls (torch.func, allocator) are not any sampler's cost
+        name, params = configs[k]
+        fit(build(0), signal, make_sampler(name, ratio=ratio, **params), steps=2, lr=lr, device=dev,
+            progress=False)
     for i, seed in enumerate(seeds):
-        order = names if i % 2 == 0 else names[::-1]
-        for n in order:
-            net = make_model(model, signal.in_features, signal.channels, hidden, layers, seed=seed)
-            h = fit(net, signal, make_sampler(n, ratio=ratio, seed=seed), steps=steps, seconds=seconds,
-                    lr=lr, target_psnr=max(targets) if stop_at_target and targets else None,
+        for k in (labels if i % 2 == 0 else labels[::-1]):
+            name, params = configs[k]
+            net = build(seed)
+            h = fit(net, signal, make_sampler(name, ratio=ratio, seed=seed, **params), steps=steps,
+                    seconds=seconds, lr=lr,
+                    target_psnr=max(targets) if stop_at_target and targets else None,
                     device=dev, seed=seed, progress=progress, **fit_kw)
-            runs[n].append(h)
+            h.sampler = k
+            runs[k].append(h)
             if save_dir is not None and i == 0 and signal.kind == "image":
                 _save_reconstruction(signal, net, h, save_dir)
 
-    return summarise(signal, {"name": model, "hidden": hidden, "layers": layers, "lr": lr}, runs,
-                     seeds, targets, {"steps": steps, "seconds": seconds, "ratio": ratio}, dev), runs
+    info = {"name": model, "hidden": hidden, "layers": layers, "lr": lr, **model_kw}
+    protocol = {"steps": steps, "seconds": seconds, "ratio": ratio, "metric": metric,
+                "samplers": {k: {"name": n, **p} for k, (n, p) in configs.items()}}
+    return summarise(signal, info, runs, seeds, targets, protocol, dev, metric), runs
+
+
+def _sampler_configs(samplers) -> dict:
+    """names or {label: name | (name, params)} -> {label: (name, params)}."""
+    if isinstance(samplers, dict):
+        out = {}
+        for k, v in samplers.items():
+            name, params = (v, {}) if isinstance(v, str) else v
+            out[str(k)] = (name, dict(params))
+        return out
+    names = [s if isinstance(s, str) else s.name for s in samplers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"sampler names repeat in {names}; give a dict of labels to compare configurations")
+    return {n: (n, {}) for n in names}
 
 
 def _save_reconstruction(signal, model, hist, folder):
@@ -354,8 +385,10 @@ def _save_reconstruction(signal, model, hist, folder):
     plt.close(fig)
 
 
-def summarise(signal: Signal, model_info: dict, runs: dict, seeds, targets, protocol: dict, device) -> dict:
-    """The results dict (JSON layout shared by `compare` and the CLI) from {sampler: [History per seed]}."""
+def summarise(signal: Signal, model_info: dict, runs: dict, seeds, targets, protocol: dict, device,
+              metric: str = "psnr") -> dict:
+    """The results dict (JSON layout shared by `compare` and the CLI) from {label: [History per
+    seed]}; time_to / steps_to refer to `metric` ("psnr" or a History.metrics key)."""
     from .bench import machine_info
 
     def med(vals):
@@ -369,16 +402,17 @@ def summarise(signal: Signal, model_info: dict, runs: dict, seeds, targets, prot
            "model": model_info, "protocol": {**protocol, "seeds": list(seeds), "targets": list(targets)},
            "machine": machine_info(device), "samplers": {}}
     for n, hs in runs.items():
-        steps_to = {str(t): med_all([h.steps_to(t) for h in hs]) for t in targets}
+        steps_to = {str(t): med_all([h.steps_to(t, metric) for h in hs]) for t in targets}
         res["samplers"][n] = {
             "final_psnr": med([h.final["psnr"] for h in hs]),
             "final_ssim": med([h.final.get("ssim") for h in hs]),
+            **{f"final_{k}": med([h.final.get(k) for h in hs]) for k in hs[0].metrics},
             "train_seconds": med([h.final["train_seconds"] for h in hs]),
             "steps": int(med([h.final["steps"] for h in hs])),
-            "time_to": {str(t): med_all([h.time_to(t) for h in hs]) for t in targets},
+            "time_to": {str(t): med_all([h.time_to(t, metric) for h in hs]) for t in targets},
             "steps_to": {k: (int(v) if v is not None else None) for k, v in steps_to.items()},
             "per_seed": [{"seed": sd, "final_psnr": h.final["psnr"], "train_seconds": h.final["train_seconds"],
-                          "time_to": {str(t): h.time_to(t) for t in targets}} for sd, h in zip(seeds, hs)],
+                          "time_to": {str(t): h.time_to(t, metric) for t in targets}} for sd, h in zip(seeds, hs)],
             "history": hs[0].to_dict(),
         }
     return res

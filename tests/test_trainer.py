@@ -116,6 +116,26 @@ def test_compare_same_initial_weights_and_layout(cam):
     json.dumps(res)
 
 
+def test_compare_labelled_configurations_and_other_metrics(cam):
+    configs = {"mix": ("nint", {"ntk_share": 0.0}), "nint": "nint", "dense": ("int", {"interval": "dense"})}
+    res, runs = compare(cam, configs, hidden=16, layers=2, steps=10, lr=1e-3, targets=(10.0,),
+                        seeds=(0,), device="cpu", progress=False)
+    assert list(runs) == ["mix", "nint", "dense"] and runs["mix"][0].sampler == "mix"
+    assert res["protocol"]["samplers"]["mix"] == {"name": "nint", "ntk_share": 0.0}
+    # the mix really ran without the NTK part: its selections differ from the paper schedule's
+    assert runs["mix"][0].psnr[-1] != runs["nint"][0].psnr[-1]
+    with pytest.raises(ValueError, match="repeat"):
+        compare(cam, ["nint", "nint"], steps=2, progress=False)
+    with pytest.raises(ValueError, match="bad parameter"):
+        compare(cam, {"x": ("nint", {"nope": 1})}, steps=2, progress=False)
+    audio = nl.sample_signal("audio", seconds=0.01)
+    res, runs = compare(audio, ["full", "nint"], hidden=16, layers=2, steps=6, lr=1e-4, targets=(-100.0, 500.0),
+                        seeds=(0,), device="cpu", progress=False, metric="si_snr", model_kw={"first_w0": 300.0})
+    s = res["samplers"]["nint"]
+    assert s["time_to"]["-100.0"] == 0.0 and s["time_to"]["500.0"] is None
+    assert s["final_si_snr"] == runs["nint"][0].final["si_snr"] and res["model"]["first_w0"] == 300.0
+
+
 def test_cli_compare_and_fit_json(tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["compare", "--signal", "camera", "--size", "16", "--hidden", "16", "--layers", "2",
