@@ -6,6 +6,8 @@ compare    the same model and initial weights with several samplers; print a tab
            PSNR, time and steps to each target (ratios to full batch); write JSON + a PNG plot
 bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, and matvec's
            peak memory at two chunk sizes
+bench scale  time and peak memory of one NINT scoring pass and one NINT step as N grows
+fit --distributed  under torchrun: coordinates sharded over ranks (see README, "Scaling out")
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def _write_json(res, path):
 
 
 def cmd_fit(a) -> int:
+    if a.distributed:
+        return cmd_fit_distributed(a)
     sig = _load(a.signal, a.size)
     model = models.make_model(a.model, sig.in_features, sig.channels, a.hidden, a.layers, seed=a.seed)
     lr = a.lr or models.RECOMMENDED_LR[a.model]
@@ -71,6 +75,37 @@ def cmd_fit(a) -> int:
     print(f"final: PSNR {h.final['psnr']:.2f} dB{ssim} after {h.final['steps']} steps, "
           f"{h.final['train_seconds']:.1f} s training + {h.eval_seconds:.1f} s evaluation "
           f"({wall:.1f} s wall); figure: {png}")
+    return 0
+
+
+def cmd_fit_distributed(a) -> int:
+    """fit under torchrun: every rank runs this; rank 0 prints."""
+    from . import distributed
+    if a.seconds is not None or a.target_psnr is not None:
+        raise ValueError("--distributed takes a number of --steps (not --seconds or --target-psnr)")
+    ctx = distributed.init()
+    try:
+        sig = _load(a.signal, a.size)
+        model = models.make_model(a.model, sig.in_features, sig.channels, a.hidden, a.layers, seed=a.seed)
+        lr = a.lr or models.RECOMMENDED_LR[a.model]
+        sampler = a.samplers.split(",")[0]
+        if ctx.rank == 0:
+            print(f"fitting {a.model} {a.layers}x{a.hidden} to {sig.name} {sig.shape} (N={sig.n}), "
+                  f"sampler {sampler}, {a.steps} steps, {ctx.world} ranks on {ctx.device}")
+        h = distributed.fit(model, sig, a.steps, lr=lr, seed=a.seed, sampler=sampler,
+                            eval_every=a.eval_every, device=ctx.device)
+        if ctx.rank == 0:
+            print(f"{'step':>6} {'train s':>8} {'PSNR dB':>8}")
+            for s, t, p in zip(h.steps, h.train_seconds, h.psnr):
+                print(f"{s:>6d} {t:>8.1f} {p:>8.2f}")
+            print(f"final: PSNR {h.final['psnr']:.2f} dB after {h.final['steps']} steps, "
+                  f"{h.final['train_seconds']:.1f} s training on {ctx.world} ranks")
+            if a.save:
+                from .train import save_checkpoint
+                Path(a.out).mkdir(parents=True, exist_ok=True)
+                save_checkpoint(Path(a.out) / f"fit_{sig.name}_{a.model}_{sampler}_x{ctx.world}.pt", model, h)
+    finally:
+        distributed.shutdown()
     return 0
 
 
@@ -112,7 +147,14 @@ def cmd_compare(a) -> int:
 
 def cmd_bench(a) -> int:
     from . import bench
-    sizes = tuple(int(v) for v in a.sizes.split(","))
+    if a.what == "scale":
+        sizes = tuple(int(v) for v in (a.sizes or "64,256,1024,2048").split(","))
+        res = bench.bench_scale(sizes=sizes, hidden=a.hidden, layers=a.layers, chunk_size=a.chunk_size)
+        if a.json:
+            bench.save_json(res, a.json)
+            print(f"wrote {a.json}")
+        return 0
+    sizes = tuple(int(v) for v in (a.sizes or "128,256").split(","))
     res = bench.bench_ntk(sizes=sizes, hidden=a.hidden, layers=a.layers, repeats=a.repeats,
                           device=a.device, memory=not a.no_memory)
     if a.json:
@@ -128,7 +170,9 @@ def main(argv=None) -> int:
     f = sub.add_parser("fit", help="fit one INR and save a reconstruction PNG")
     c = sub.add_parser("compare", help="several samplers, same model and initial weights")
     for q, default_samplers in ((f, "full"), (c, "full,uniform,int,nint")):
-        q.add_argument("--signal", default="image",
+        # --input: the same option under torchrun, whose own parser takes --signal for a
+        # prefix of its --signals-to-handle and stops ("ambiguous option")
+        q.add_argument("--signal", "--input", dest="signal", default="image",
                        help=f"bundled name ({', '.join(signals.SAMPLES)}) or an image path")
         q.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (centre crop)")
         q.add_argument("--model", default="siren", choices=sorted(models.MODELS))
@@ -147,11 +191,15 @@ def main(argv=None) -> int:
         q.add_argument("--out", default="results")
         q.add_argument("--quiet", action="store_true", help="no progress bar")
     f.add_argument("--save", action="store_true", help="save the model + History checkpoint in --out")
+    f.add_argument("--distributed", action="store_true",
+                   help="shard coordinates over torchrun's ranks (nccl on GPUs, gloo on CPU)")
     c.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, …)")
     c.add_argument("--stop-at-target", action="store_true", help="stop each run at --target-psnr")
     b = sub.add_parser("bench", help="benchmarks (ratios to one full-batch step)")
-    b.add_argument("what", choices=["ntk"])
-    b.add_argument("--sizes", default="128,256", help="image sides, comma separated (N = side²)")
+    b.add_argument("what", choices=["ntk", "scale"])
+    b.add_argument("--sizes", default=None, help="image sides, comma separated (N = side²); "
+                   "default 128,256 (ntk), 64,256,1024,2048 (scale)")
+    b.add_argument("--chunk-size", type=int, default=8192, help="scale: coordinates per chunk")
     b.add_argument("--hidden", type=int, default=128)
     b.add_argument("--layers", type=int, default=3)
     b.add_argument("--repeats", type=int, default=5)

@@ -19,7 +19,7 @@ from .models import make_model
 from .signals import grid
 from .train import predict, resolve_device
 
-__all__ = ["bench_ntk", "machine_info"]
+__all__ = ["bench_ntk", "bench_scale", "machine_info"]
 
 
 def machine_info(device) -> dict:
@@ -156,3 +156,78 @@ def bench_ntk(sizes=(128, 256), hidden: int = 128, layers: int = 3, repeats: int
 def save_json(res: dict, path) -> None:
     with open(path, "w") as f:
         json.dump(res, f, indent=2)
+
+
+# --------------------------------------------------------------------------- bench scale
+
+def _scale_child(what, size, hidden, layers, chunk_size, ratio, threads, q):
+    """In a fresh process (so earlier passes' freed memory cannot hide this one's): time (s) and
+    peak resident growth (MiB) of one pass, `what` = "scoring" (residual pass, ‖K r‖ over all N,
+    top-k), "step" (a non-refresh NINT step with distributed.train_step's chunked backprop) or
+    "step_one_shot" (the same step with one forward over all B, as train.fit takes it today)."""
+    from .distributed import train_step
+    from .samplers import NINT, View
+
+    torch.set_num_threads(threads)
+    model = make_model("siren", 2, 3, hidden, layers, seed=0)
+    x = grid((size, size))
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(x.shape[0], 3, generator=g)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    view = View(model, x, y, (size, size), "image", steps=100, chunk_size=chunk_size)
+    smp = NINT(ratio=ratio, seed=0, chunk_size=chunk_size)
+    smp.setup(view)
+    n_ntk = round(smp.share(0) * smp.batch_size(0, 100))
+    # A step's cost does not depend on which coordinates the last refresh ranked first.
+    smp.cache, smp.last_refresh = torch.randperm(x.shape[0], generator=g)[:n_ntk], 0
+    train_step(model, opt, x[:16], y[:16], torch.arange(16), 16)  # warm-up: autograd, Adam state
+    ntk.matvec(model, x[:16], y[:16])  # and torch.func: lazy imports are not the pass's cost
+
+    def step(one_shot):  # t = 1: no refresh; error pass over N, random part, train on B
+        view.new_step()
+        idx = smp.select(1, view).indices
+        if not one_shot:
+            return train_step(model, opt, x, y, idx, len(idx), chunk_size)
+        loss = torch.mean((model(x[idx]) - y[idx]) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    fn = {"scoring": lambda: torch.topk(smp.scores(view), n_ntk).indices,
+          "step": lambda: step(False), "step_one_shot": lambda: step(True)}[what]
+    _reset_peak_rss()
+    base, t0 = _rss_mib(), time.perf_counter()
+    fn()
+    q.put({"s": time.perf_counter() - t0, "peak_mib": _peak_rss_mib() - base})
+
+
+def bench_scale(sizes=(64, 256, 1024, 2048), hidden: int = 128, layers: int = 3,
+                chunk_size: int = 8192, ratio: float = 0.2, threads: int | None = None,
+                out=print) -> dict:
+    """Time and peak memory of one NINT scoring pass and one NINT step at N = size² (SIREN
+    layers×hidden, RGB, CPU), each pass in a fresh process. At a fixed chunk size the time
+    should grow linearly in N and the working set stay flat; what does grow is the N-sized
+    results every pass must return (residuals, scores), a few bytes per coordinate, like the
+    signal itself. Returns a JSON-ready dict."""
+    threads = threads or torch.get_num_threads()
+    res = {"benchmark": "scale", "model": f"siren {layers}x{hidden}", "chunk_size": chunk_size,
+           "ratio": ratio, "threads": threads, "machine": machine_info("cpu"), "sizes": {}}
+    out(f"scale benchmark: SIREN {layers}x{hidden}, RGB, CPU, {threads} thread(s), chunk {chunk_size}, "
+        f"ratio {ratio}, each pass in a fresh process (load {res['machine']['load_avg']})")
+    out(f"{'N':>9} {'signal MiB':>10} {'score s':>8} {'score MiB':>9} {'step s':>7} {'step MiB':>8} "
+        f"{'1-shot s':>8} {'1-shot MiB':>10} {'score µs/coord':>14}")
+    ctx = mp.get_context("spawn")
+    for size in sizes:
+        n, row = size * size, {"signal_mib": size * size * (2 + 3) * 4 / 2**20}
+        for what in ("scoring", "step", "step_one_shot"):
+            q = ctx.Queue()
+            p = ctx.Process(target=_scale_child, args=(what, size, hidden, layers, chunk_size, ratio, threads, q))
+            p.start()
+            row[what] = q.get(timeout=1800)
+            p.join()
+        row["score_us_per_coord"] = row["scoring"]["s"] / n * 1e6
+        res["sizes"][str(n)] = row
+        sc, st, one = row["scoring"], row["step"], row["step_one_shot"]
+        out(f"{n:>9d} {row['signal_mib']:>10.1f} {sc['s']:>8.2f} {sc['peak_mib']:>9.1f} {st['s']:>7.2f} "
+            f"{st['peak_mib']:>8.1f} {one['s']:>8.2f} {one['peak_mib']:>10.1f} {row['score_us_per_coord']:>14.2f}")
+    return res
