@@ -23,10 +23,13 @@ def psnr(pred, target, data_range: float = 1.0) -> float:
 
     Returns inf for a perfect match, -inf if pred holds inf. Shapes must agree.
     """
-    p, t = _as_tensor(pred), _as_tensor(target)
+    p, t = torch.as_tensor(pred).detach(), torch.as_tensor(target).detach()
     if p.shape != t.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}")
-    mse = torch.mean((p.to(t.device) - t) ** 2).item()
+    p, t = p.reshape(-1), t.to(p.device).reshape(-1)
+    # float64 sums chunk by chunk: exact enough, and no N-sized float64 copies of megapixel signals
+    sq = sum(((a.double() - b.double()) ** 2).sum() for a, b in zip(p.split(1 << 20), t.split(1 << 20)))
+    mse = float(sq) / max(1, p.numel())
     if mse == math.inf:  # log10(range² / inf) would raise "math domain error"
         return -math.inf
     return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)

@@ -79,8 +79,12 @@ class View:
             was = self.model.training
             self.model.eval()
             # no_grad, not inference_mode: NINT feeds r to a VJP as a cotangent.
+            r = torch.empty_like(self.values)  # filled in place: no N-sized temporaries
             with torch.no_grad():
-                self._residuals = torch.cat([self.forward(c) for c in self.coords.split(self.chunk_size)]) - self.values
+                for s in range(0, self.n, self.chunk_size):
+                    r[s:s + self.chunk_size] = self.forward(self.coords[s:s + self.chunk_size])
+                r -= self.values
+            self._residuals = r
             self.model.train(was)
         return self._residuals
 

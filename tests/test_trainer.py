@@ -152,3 +152,17 @@ def test_cli_compare_and_fit_json(tmp_path, capsys):
     assert list(one["samplers"]) == ["int"] and "history" in one["samplers"]["int"]
     assert (out / "fit_camera_siren_int.pt").exists()
     assert main(["compare", "--samplers", "full,banana", "--steps", "2", "--size", "16"]) == 2
+
+
+@pytest.mark.parametrize("sampler", ["full", "nint", "egra", "soft"])
+def test_chunked_training_step_gives_the_one_pass_gradient(cam, sampler):
+    # cam is 16×16: chunks of 7 coordinates split both the full batch (256) and B = 51
+    params = []
+    for chunk in (7, 10 ** 6):
+        m = _m(seed=3)
+        fit(m, cam, nl.make_sampler(sampler, seed=0), steps=5, lr=1e-3, progress=False, device="cpu",
+            train_chunk_size=chunk, eval_chunk_size=chunk)
+        params.append(torch.cat([p.detach().flatten() for p in m.parameters()]))
+    assert torch.allclose(params[0], params[1], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="chunk sizes"):
+        fit(_m(), cam, steps=1, train_chunk_size=0, progress=False)
