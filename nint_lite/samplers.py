@@ -428,12 +428,25 @@ class NINT(Sampler):
         selection counter c = t + 1, refresh at c = 1 and every α-th c, NTK switched off for
         good once the share falls below 1e-3, ℓ1 error, cached NTK index set reused as is.
     score="output_norm": THE OFFICIAL CODE'S BUG (‖f(x_i)‖², see ntk.output_norm_scores).
+
+    Beyond the paper (notebook 08), other kernel scores for the NTK set:
+        "sender"      ≈ r_iᵀ (K²)_ii r_i: how much training on x_i alone moves all of f
+                      (ntk.sender_scores, `probes` random K·z products)
+        "leverage"    ‖r_i‖ · tr K_ii: the error weighted by self-leverage only (no coupling)
+        "last_layer"  ‖(K_last r)_i‖ with the last layer's kernel (cheap, ntk.last_layer_matvec)
+        "adam"        ‖(J P Jᵀ r)_i‖ with Adam's preconditioner P (the kernel Adam's step uses)
+        "error"       ‖r_i‖, no kernel at all: the control for the rules above (with ntk_share
+                      and refresh it is a stale error set; see notebook 08)
+    With ntk_share + xi = 1 there is no error part, so no full forward pass is needed between
+    refreshes: the batch is the cached score set plus uniform picks, nearly as cheap as uniform.
+    pick="sample": draw the NTK set ∝ score without replacement instead of taking the top.
     """
 
     name = "nint"
 
     def __init__(self, ratio=0.2, seed=0, schedule="constant", xi=0.7, lam=1.0, alpha=10,
-                 refresh=None, ntk_share=None, variant="paper", score="ntk", chunk_size=ntk.DEFAULT_CHUNK):
+                 refresh=None, ntk_share=None, variant="paper", score="ntk", chunk_size=ntk.DEFAULT_CHUNK,
+                 pick="top", probes=4):
         super().__init__(ratio, seed, schedule)
         self.xi = _check_share("xi", xi)
         if ntk_share is not None:
@@ -442,12 +455,16 @@ class NINT(Sampler):
                 raise ValueError(f"ntk_share + xi must be ≤ 1, got {ntk_share} + {xi}")
         if variant not in ("paper", "official"):
             raise ValueError(f"unknown variant {variant!r}; valid: 'paper', 'official'")
-        if score not in ("ntk", "output_norm"):
-            raise ValueError(f"unknown score {score!r}; valid: 'ntk', 'output_norm' (the official bug)")
+        if score not in SCORES:
+            raise ValueError(f"unknown score {score!r}; valid: {', '.join(SCORES)} "
+                             "('output_norm' is the official bug)")
+        if pick not in ("top", "sample"):
+            raise ValueError(f"unknown pick {pick!r}; valid: 'top', 'sample'")
         if alpha <= 0 or (refresh is not None and refresh <= 0):
             raise ValueError("alpha and refresh must be positive")
         self.lam, self.alpha, self.refresh = lam, alpha, int(refresh or alpha)
         self.ntk_share, self.variant, self.score, self.chunk_size = ntk_share, variant, score, chunk_size
+        self.pick, self.probes = pick, int(probes)
 
     def setup(self, view):
         super().setup(view)
@@ -468,8 +485,32 @@ class NINT(Sampler):
         return self.last_refresh is None or t - self.last_refresh >= self.refresh
 
     def scores(self, view) -> torch.Tensor:
-        fn = ntk.nint_scores if self.score == "ntk" else ntk.output_norm_scores
-        return fn(view.model, view.coords, view.residuals(), self.chunk_size)
+        m, x, r, c = view.model, view.coords, view.residuals(), self.chunk_size
+        if self.score == "ntk":
+            return ntk.nint_scores(m, x, r, c)
+        if self.score == "output_norm":
+            return ntk.output_norm_scores(m, x, r, c)
+        if self.score == "sender":
+            return ntk.sender_scores(m, x, r, self.probes, self.generator, c)
+        if self.score == "leverage":
+            return r.norm(dim=1) * ntk.diagonal(m, x, c)
+        if self.score == "error":
+            return r.norm(dim=1)
+        if self.score == "last_layer":
+            return ntk.last_layer_matvec(m, x, r, c).norm(dim=1)
+        # "adam": before Adam's first step there is no second moment yet; P = I then
+        opt = getattr(view, "optimizer", None)
+        pre = ntk.adam_preconditioner(m, opt) if opt is not None else None
+        return ntk.matvec(m, x, r, c, precond=pre).norm(dim=1)
+
+    def _rank(self, scores: torch.Tensor, k: int) -> torch.Tensor:
+        """k indices: the top scores, or (pick="sample") drawn ∝ score without replacement
+        (Gumbel top-k on log score, with the sampler's generator), best first."""
+        if self.pick == "top":
+            return torch.topk(scores, k).indices
+        u = torch.rand(scores.shape, generator=self.generator, device=scores.device).clamp_min(1e-20)
+        keys = scores.clamp_min(1e-30).log() - torch.log(-torch.log(u))
+        return torch.topk(keys, k).indices
 
     def select(self, t, view):
         b = self.batch_size(t, view.steps)
@@ -480,7 +521,7 @@ class NINT(Sampler):
                 self.off, n_ntk = True, 0
             # The official code scores at every due refresh until switched off, whatever B is.
             if n_ntk > 0 or (self.variant == "official" and not self.off):
-                self.cache = torch.topk(self.scores(view), n_ntk).indices  # sorted, best first
+                self.cache = self._rank(self.scores(view), n_ntk)  # sorted, best first
                 self.last_refresh, self.refreshes = t, self.refreshes + 1
         if self.variant == "official" and not self.off and self.cache is not None:
             ntk_idx = self.cache  # reused as is until the next refresh (even if share(t)·B rounds to 0)
@@ -506,6 +547,7 @@ class NINT(Sampler):
         return Selection(torch.cat(parts))
 
 
+SCORES = ("ntk", "output_norm", "sender", "leverage", "last_layer", "adam", "error")
 SAMPLERS = {s.name: s for s in (Full, Uniform, INT, EGRA, SoftMining, EVOS, Expansive, NINT)}
 
 

@@ -216,6 +216,7 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if lr_schedule == "cosine" else None
     net = torch.compile(model) if compile else model  # same parameters, compiled forward
     view = View(model, x, y, signal.shape, signal.kind, T, eval_chunk_size, forward=net)
+    view.optimizer = opt  # for samplers that use the optimiser's state (NINT score="adam")
     smp.setup(view)
     hist = History(sampler=smp.name)
     record = set(record_selections)
