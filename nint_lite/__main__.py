@@ -4,6 +4,8 @@ fit        train one INR (any sampler) on a bundled signal or an image file; pri
            time and a final line; save target | reconstruction | error as a PNG (+ JSON)
 compare    the same model and initial weights with several samplers; print a table of final
            PSNR, time and steps to each target (ratios to full batch); write JSON + a PNG plot
+bench      the standard protocol (issue 8): every sampler, NINT ablations, network size,
+           audio and 3D, cost of scoring -> results/bench.{json,md} + PNGs (--full: paper sizes)
 bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, and matvec's
            peak memory at two chunk sizes
 bench scale  time and peak memory of one NINT scoring pass and one NINT step as N grows
@@ -20,12 +22,30 @@ from pathlib import Path
 
 from . import models, signals
 from .train import compare, fit, predict, summarise
+from .train import resolve_device as train_resolve
 
 
-def _load(signal: str, size):
+_MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl", ".glb", ".gltf")
+
+
+def _load(signal: str, size, clip=1.0, resolution=64):
+    """A bundled name or a file: images take --size, audio --clip seconds, meshes --resolution."""
+    loader = signals.SAMPLES[signal][0] if signal in signals.SAMPLES else (
+        signals.load_audio if signal.lower().endswith(".wav") else
+        signals.load_shape if signal.lower().endswith(_MESH_SUFFIXES) else signals.load_image)
+    kw = ({"size": size} if loader is signals.load_image else
+          {"seconds": clip} if loader is signals.load_audio else {"resolution": resolution})
     if signal in signals.SAMPLES:
-        return signals.sample_signal(signal, size=size)
-    return signals.load_image(signal, size=size)
+        return signals.sample_signal(signal, **kw)
+    return loader(signal, **kw)
+
+
+def _model_kw(a, sig) -> dict:
+    """SIREN on audio needs a high first-layer frequency (SIREN's paper: 3000)."""
+    if a.model != "siren":
+        return {}
+    w0 = a.first_w0 or (3000.0 if sig.kind == "audio" else None)
+    return {"first_w0": w0} if w0 else {}
 
 
 def _targets(a):
@@ -42,8 +62,9 @@ def _write_json(res, path):
 def cmd_fit(a) -> int:
     if a.distributed:
         return cmd_fit_distributed(a)
-    sig = _load(a.signal, a.size)
-    model = models.make_model(a.model, sig.in_features, sig.channels, a.hidden, a.layers, seed=a.seed)
+    sig = _load(a.signal, a.size, a.clip, a.resolution)
+    model = models.make_model(a.model, sig.in_features, sig.channels, a.hidden, a.layers, seed=a.seed,
+                              **_model_kw(a, sig))
     lr = a.lr or models.RECOMMENDED_LR[a.model]
     sampler = a.samplers.split(",")[0]
     budget = " and ".join(b for b in (a.steps and f"{a.steps} steps", a.seconds and f"{a.seconds:g} s") if b)
@@ -56,9 +77,10 @@ def cmd_fit(a) -> int:
             device=a.device, seed=a.seed, progress=not a.quiet,
             save_to=Path(a.out) / f"fit_{sig.name}_{a.model}_{sampler}.pt" if a.save else None)
     wall = time.perf_counter() - t0
-    print(f"{'step':>6} {'train s':>8} {'PSNR dB':>8}")
-    for s, t, p in zip(h.steps, h.train_seconds, h.psnr):
-        print(f"{s:>6d} {t:>8.1f} {p:>8.2f}")
+    extra = next(iter(h.metrics), None)  # si_snr for audio, iou for shapes
+    print(f"{'step':>6} {'train s':>8} {'PSNR dB':>8}" + (f" {extra:>8}" if extra else ""))
+    for i, (s, t, p) in enumerate(zip(h.steps, h.train_seconds, h.psnr)):
+        print(f"{s:>6d} {t:>8.1f} {p:>8.2f}" + (f" {h.metrics[extra][i]:>8.3f}" if extra else ""))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"fit_{sig.name}_{a.model}_{sampler}.png"
@@ -72,9 +94,10 @@ def cmd_fit(a) -> int:
                               {sampler: [h]}, [a.seed], _targets(a),
                               {"steps": a.steps, "seconds": a.seconds, "ratio": 0.2}, a.device if a.device != "auto" else next(model.parameters()).device), a.json)
     ssim = f", SSIM {h.final['ssim']:.3f}" if "ssim" in h.final else ""
+    ssim += f", {extra} {h.final[extra]:.3f}" if extra else ""
     print(f"final: PSNR {h.final['psnr']:.2f} dB{ssim} after {h.final['steps']} steps, "
           f"{h.final['train_seconds']:.1f} s training + {h.eval_seconds:.1f} s evaluation "
-          f"({wall:.1f} s wall); figure: {png}")
+          f"({wall:.1f} s wall)" + (f"; figure: {png}" if sig.kind == "image" else ""))
     return 0
 
 
@@ -110,7 +133,7 @@ def cmd_fit_distributed(a) -> int:
 
 
 def cmd_compare(a) -> int:
-    sig = _load(a.signal, a.size)
+    sig = _load(a.signal, a.size, a.clip, a.resolution)
     names = a.samplers.split(",")
     seeds = list(range(a.seed, a.seed + a.seeds))
     targets = _targets(a)
@@ -119,7 +142,7 @@ def cmd_compare(a) -> int:
     res, runs = compare(sig, names, model=a.model, hidden=a.hidden, layers=a.layers, steps=a.steps,
                         seconds=a.seconds, lr=a.lr, targets=targets, seeds=seeds, device=a.device,
                         progress=not a.quiet, stop_at_target=a.stop_at_target,
-                        eval_every=a.eval_every, save_dir=a.out)
+                        eval_every=a.eval_every, save_dir=a.out, model_kw=_model_kw(a, sig))
     ref = res["samplers"].get("full")
     head = f"{'sampler':<10} {'PSNR':>6} {'train s':>8} {'steps':>6}"
     for t in targets:
@@ -145,8 +168,29 @@ def cmd_compare(a) -> int:
     return 0
 
 
+def cmd_protocol(a) -> int:
+    import torch
+
+    from . import protocol
+    name = "full" if a.full else (a.protocol or "cpu")
+    dev = a.device
+    if a.threads or (torch.device(train_resolve(dev)).type == "cpu"):
+        torch.set_num_threads(a.threads or 1)
+    parts = tuple(a.parts.split(",")) if a.parts else protocol.PARTS
+    seeds = tuple(range(a.seeds)) if a.seeds else None
+    print(f"benchmark protocol {name!r}: parts {', '.join(parts)}; {torch.get_num_threads()} torch "
+          f"thread(s); see nint_lite/protocol.py for the sizes", flush=True)
+    res = protocol.run(name, parts=parts, seeds=seeds, device=dev, progress=not a.quiet)
+    print(protocol.markdown(res))
+    for path in protocol.save(res, a.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_bench(a) -> int:
     from . import bench
+    if a.what == "protocol":
+        return cmd_protocol(a)
     if a.what == "scale":
         sizes = tuple(int(v) for v in (a.sizes or "64,256,1024,2048").split(","))
         res = bench.bench_scale(sizes=sizes, hidden=a.hidden, layers=a.layers, chunk_size=a.chunk_size)
@@ -174,7 +218,11 @@ def main(argv=None) -> int:
         # prefix of its --signals-to-handle and stops ("ambiguous option")
         q.add_argument("--signal", "--input", dest="signal", default="image",
                        help=f"bundled name ({', '.join(signals.SAMPLES)}) or an image path")
-        q.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (centre crop)")
+        q.add_argument("--size", type=int, default=128, help="images: resize to SIZE x SIZE (centre crop)")
+        q.add_argument("--clip", type=float, default=1.0, help="audio: seconds of the clip to fit")
+        q.add_argument("--resolution", type=int, default=64, help="shapes: grid nodes per side")
+        q.add_argument("--first-w0", type=float, default=None,
+                       help="SIREN's first-layer frequency (default 30; 3000 for audio)")
         q.add_argument("--model", default="siren", choices=sorted(models.MODELS))
         q.add_argument("--hidden", type=int, default=128)
         q.add_argument("--layers", type=int, default=3)
@@ -196,7 +244,17 @@ def main(argv=None) -> int:
     c.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, …)")
     c.add_argument("--stop-at-target", action="store_true", help="stop each run at --target-psnr")
     b = sub.add_parser("bench", help="benchmarks (ratios to one full-batch step)")
-    b.add_argument("what", choices=["ntk", "scale"])
+    b.add_argument("what", nargs="?", default="protocol", choices=["protocol", "ntk", "scale"],
+                   help="protocol (default): the standard benchmark; ntk, scale: micro-benchmarks")
+    b.add_argument("--full", action="store_true", help="protocol: the paper's sizes (for a GPU)")
+    b.add_argument("--protocol", default=None, choices=["cpu", "tiny", "full"],
+                   help="protocol: which sizes (default cpu; tiny is a one-minute smoke run)")
+    b.add_argument("--parts", default=None, help="protocol: comma-separated subset of "
+                   "samplers,ablations,scale,modalities,cost")
+    b.add_argument("--seeds", type=int, default=None, help="protocol: number of seeds (default 3)")
+    b.add_argument("--threads", type=int, default=None,
+                   help="torch threads (protocol default on CPU: 1, so ratios survive a shared machine)")
+    b.add_argument("--out", default="results", help="protocol: folder for bench.json, bench.md, PNGs")
     b.add_argument("--sizes", default=None, help="image sides, comma separated (N = side²); "
                    "default 128,256 (ntk), 64,256,1024,2048 (scale)")
     b.add_argument("--chunk-size", type=int, default=8192, help="scale: coordinates per chunk")
@@ -206,6 +264,7 @@ def main(argv=None) -> int:
     b.add_argument("--device", default="auto")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     b.add_argument("--json", default=None, help="also write the results as JSON here")
+    b.add_argument("--quiet", action="store_true", help="protocol: no progress lines")
     a = p.parse_args(argv)
     try:
         if a.cmd in ("fit", "compare") and a.steps is None and a.seconds is None:
