@@ -17,6 +17,8 @@ AssertionError with what differs on failure. CI runs them on the solutions.
     nl.checks.time_to(my_fn)            notebook 05: my_fn(seconds, psnr, target) -> first time PSNR ≥ target, or None
     nl.checks.si_snr_by_hand(my_fn)     notebook 06: my_fn(pred (N,), target (N,)) -> SI-SNR in dB
     nl.checks.iou_by_hand(my_fn)        notebook 06: my_fn(pred_sdf (N,), target_sdf (N,)) -> IoU of the insides
+    nl.checks.paired_ratio(my_fn)       notebook 07: my_fn(times, full_times) -> median per-seed ratio, or None
+    nl.checks.sender_scores(my_fn)      notebook 08: my_fn(model, x, r, probes, generator) -> ≈ r_iᵀ (K²)_ii r_i
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from .signals import grid
 
 __all__ = ["make_grid", "psnr_by_hand", "siren_init_bounds", "k_times_v", "jacobian", "k_times_v_chunked",
            "self_leverage", "coupling_row", "int_selection", "nint_mix", "train_step", "uniform_indices",
-           "time_to", "si_snr_by_hand", "iou_by_hand"]
+           "time_to", "si_snr_by_hand", "iou_by_hand", "paired_ratio", "sender_scores"]
 
 
 def _fail(name: str, msg: str):
@@ -442,3 +444,66 @@ def iou_by_hand(fn):
                 hint = " — when both shapes are empty they agree perfectly: return 1"
             _fail(name, f"got {out!r}, expected {ref:.6f} (case {k}){hint}")
     print(f"✓ {name}: matches nl.iou on {len(cases)} pairs of fields, the empty case included")
+
+
+def paired_ratio(fn):
+    """fn(times, full_times) must return the median over seeds of times[i] / full_times[i] (seed i
+    is a paired comparison: same initial weights), or None if any seed has None (never reached)."""
+    import statistics
+
+    name = "paired_ratio"
+    cases = [([2.0, 3.0, 9.0], [4.0, 4.0, 10.0]), ([1.0, 1.0, 1.0, 5.0], [2.0, 4.0, 1.0, 5.0]),
+             ([3.0, 1.0, 2.0], [6.0, 1.0, 8.0]), ([2.0, None, 3.0], [4.0, 4.0, 4.0]),
+             ([2.0, 3.0, 3.0], [4.0, None, 4.0])]
+    for times, full in cases:
+        miss = None in times or None in full
+        ref = None if miss else statistics.median(a / b for a, b in zip(times, full))
+        out = fn(list(times), list(full))
+        try:
+            out = None if out is None else float(out)
+        except (TypeError, ValueError):
+            _fail(name, f"expected a number or None, got {type(out).__name__}")
+        if (out is None) != (ref is None) or (ref is not None and not math.isclose(out, ref, rel_tol=1e-9)):
+            hint = ""
+            if ref is None:
+                hint = " — a seed that never reached the target has no ratio: return None"
+            else:
+                for v, m in ((statistics.median(times) / statistics.median(full),
+                              "that is the ratio of medians; pair each seed with its own full-batch run"),
+                             (statistics.mean(a / b for a, b in zip(times, full)),
+                              "that is the mean; use the median (robust to one slow run)"),
+                             (statistics.median(b / a for a, b in zip(times, full)), "divide by the full-batch time")):
+                    if out is not None and math.isclose(out, v, rel_tol=1e-9):
+                        hint = f" — {m}"
+                        break
+            _fail(name, f"got {out!r}, expected {ref!r} for times {times} vs full {full}{hint}")
+    print(f"✓ {name}: median of per-seed ratios, None when a seed missed, on {len(cases)} cases")
+
+
+def sender_scores(fn):
+    """fn(model, x, r, probes, generator) must estimate r_iᵀ (K²)_ii r_i for every i: (N,), from
+    K·z products with random ±1 probes z (compared with the exact value from an explicit K)."""
+    name = "sender_scores"
+    model = make_model("siren", 2, 2, hidden=8, layers=2, seed=8)
+    x = grid((5, 5))
+    r = torch.randn(25, 2, generator=torch.Generator().manual_seed(800))
+    k = ntk.matrix(model, x).permute(0, 2, 1, 3).reshape(50, 50).double()
+    k2 = k @ k
+    rd = r.double()
+    exact = torch.stack([rd[i] @ k2[2 * i:2 * i + 2, 2 * i:2 * i + 2] @ rd[i] for i in range(25)])
+    out = fn(model, x, r.clone(), 3000, torch.Generator().manual_seed(0))
+    if not torch.is_tensor(out) or tuple(out.shape) != (25,):
+        _fail(name, f"expected a tensor of shape (25,), got "
+                    f"{tuple(out.shape) if torch.is_tensor(out) else type(out).__name__}")
+    err = ((out.double() - exact).abs().max() / exact.max()).item()
+    if not err < 0.1:
+        kr = ntk.matvec(model, x, r).norm(dim=1).double()
+        diag = torch.stack([k2[2 * i:2 * i + 2, 2 * i:2 * i + 2].trace() for i in range(25)])
+        hints = [(kr ** 2, "that is ‖(K r)_i‖² (the receiver's view); project each probe's K z onto r_i"),
+                 (exact.sqrt(), "square each probe's r_i·(K z)_i before averaging"),
+                 (diag, "weight by the residual: r_i·(K z)_i, not ‖(K z)_i‖")]
+        hint = next((f" — {m}" for v, m in hints
+                     if ((out.double() - v).abs().max() / v.abs().max()).item() < 0.15), "")
+        _fail(name, f"max relative error {err:.3f} against the exact r_iᵀ (K²)_ii r_i (3000 probes; "
+                    f"expected < 0.1){hint}")
+    print(f"✓ {name}: within {err:.3f} (relative) of the exact r_iᵀ (K²)_ii r_i with 3000 probes")
