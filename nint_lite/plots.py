@@ -353,8 +353,9 @@ def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
         ax.plot(t[keep], (p - y)[keep], lw=0.7, color="tab:red", label="error")
         ax.set_title(label, fontsize=9, loc="left")
         ax.legend(loc="upper right", fontsize=8)
+    lim = 1.1 * max(float(np.abs(y[keep]).max()), 1e-3)  # the target's scale: quiet speech stays visible
     for ax in axes:
-        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylim(-lim, lim)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(title)

@@ -362,7 +362,7 @@ def figures(res: dict) -> dict:
         b.set_yticks(list(y), labels, fontsize=8)
         b.invert_yaxis()
         b.axvline(1.0, color="k", lw=0.8, ls="--")
-        b.set(xlabel=f"training time to {t} dB, × full batch (median, range over seeds; blank: not reached)",
+        b.set(xlabel=f"time to {t} dB, × full batch (median, range; blank: not reached)",
               title="lower is faster")
         figs[key] = fig
     if "scale" in P:
