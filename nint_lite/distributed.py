@@ -24,7 +24,6 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-from torch.func import jvp, vjp
 
 from . import ntk
 from .samplers import NINT, Selection, View
@@ -95,15 +94,9 @@ def _k_times(model, x, v, chunk_size, per_chunk):
     x = ntk._check_x(model, x)
     ntk._check_chunk(chunk_size)
     ntk._check_v(v, x.shape[0], ntk._out_channels(model, x), "v")
-    params, f = ntk._params(model), ntk._batched(model)
-    u = {k: torch.zeros_like(p) for k, p in params.items()}
-    for xc, vc in zip(x.split(chunk_size), v.split(chunk_size)):
-        _, vjp_fn = vjp(lambda p: f(p, xc), params)
-        (g,) = vjp_fn(vc.to(dtype=next(iter(params.values())).dtype))
-        for k in u:
-            u[k] += g[k]
+    u = ntk.vjp_sum(model, x, v, chunk_size)
     u = dict(zip(u, _all_reduce_flat(list(u.values()))))
-    return torch.cat([per_chunk(jvp(lambda p: f(p, xc), (params,), (u,))[1]) for xc in x.split(chunk_size)])
+    return ntk.jvp_chunks(model, x, u, chunk_size, per_chunk)
 
 
 def matvec(model, x, v, chunk_size: int = ntk.DEFAULT_CHUNK) -> torch.Tensor:

@@ -236,21 +236,37 @@ def matvec(model: nn.Module, x: torch.Tensor, v: torch.Tensor,
     """
     x = _check_x(model, x)
     _check_chunk(chunk_size)
-    params, f = _params(model), _batched(model)
     v = _check_v(v, x.shape[0], _out_channels(model, x), "v")
+    u = vjp_sum(model, x, v, chunk_size)
+    if precond is not None:
+        if set(precond) != set(u):
+            raise ValueError("precond must hold one tensor per trainable parameter, by name")
+        u = {k: u[k] * precond[k] for k in u}
+    return jvp_chunks(model, x, u, chunk_size)
+
+
+def vjp_sum(model: nn.Module, x: torch.Tensor, v: torch.Tensor, chunk_size: int) -> dict:
+    """Pass 1 of K v: u = Jᵀ v = Σ_chunks J_chunkᵀ v_chunk, a {name: parameter-shaped} dict.
+    (nint_lite.distributed all-reduces it across ranks between the two passes.)"""
+    params, f = _params(model), _batched(model)
     u = {k: torch.zeros_like(p) for k, p in params.items()}
     for xc, vc in zip(x.split(chunk_size), v.split(chunk_size)):
         _, vjp_fn = vjp(lambda p: f(p, xc), params)
         (g,) = vjp_fn(vc.to(dtype=next(iter(params.values())).dtype))
         for k in u:
             u[k] += g[k]
-    if precond is not None:
-        if set(precond) != set(u):
-            raise ValueError("precond must hold one tensor per trainable parameter, by name")
-        u = {k: u[k] * precond[k] for k in u}
+    return u
+
+
+def jvp_chunks(model: nn.Module, x: torch.Tensor, u: dict, chunk_size: int,
+               per_chunk=None) -> torch.Tensor:
+    """Pass 2 of K v: J u chunk by chunk, each chunk's (n, C) result mapped by per_chunk (e.g.
+    a norm, so no N×C temporary is kept) and concatenated."""
+    params, f = _params(model), _batched(model)
     # jvp returns (f(params, x), J u): the tangent is the SECOND element. Keeping the first is
     # exactly the official NINT code's bug (see output_norm_scores).
-    return torch.cat([jvp(lambda p: f(p, xc), (params,), (u,))[1] for xc in x.split(chunk_size)])
+    outs = (jvp(lambda p: f(p, xc), (params,), (u,))[1] for xc in x.split(chunk_size))
+    return torch.cat([o if per_chunk is None else per_chunk(o) for o in outs])
 
 
 def nint_scores(model: nn.Module, x: torch.Tensor, residual: torch.Tensor,
