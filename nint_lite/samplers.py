@@ -261,7 +261,10 @@ class SoftMining(Sampler):
         self._need_grid(view)
         super().setup(view)
         self.pdf = _sobel_pdf(view)
-        self.dims = torch.tensor(view.shape, device=view.device)  # (d,) grid sides
+        # grid sides as a tensor (for arithmetic on positions) and as Python ints (for shapes and
+        # the step size: reading a device tensor back every step would sync with a GPU)
+        self.dims = torch.tensor(view.shape, device=view.device)
+        self.sides = tuple(int(n) for n in view.shape)
         # the target as (1, C, *shape) for grid_sample; a 1D signal becomes a 1 × N image
         shape = view.shape if len(view.shape) > 1 else (1, view.shape[0])
         self.img = view.values.T.reshape(1, -1, *shape)
@@ -274,7 +277,7 @@ class SoftMining(Sampler):
         return (self._node_coords(idx) + jitter).clamp(-1, 1)
 
     def _node_coords(self, idx):  # flat node index -> its (k, d) coordinates in [-1, 1]
-        sub = torch.stack(torch.unravel_index(idx, tuple(self.dims.tolist())), 1)
+        sub = torch.stack(torch.unravel_index(idx, self.sides), 1)
         return sub / (self.dims - 1) * 2 - 1
 
     def _uniform(self, k):
@@ -300,7 +303,7 @@ class SoftMining(Sampler):
             # large), which would send every position out of the domain each step; cap the drift
             # at one pixel so positions really move along the loss landscape.
             drift = self.a * grad
-            pix = 2.0 / (int(self.dims.max()) - 1)
+            pix = 2.0 / (max(self.sides) - 1)
             drift = drift * (pix / drift.norm(dim=1, keepdim=True).clamp_min(pix))
             u = u.detach() + drift + self.b * torch.randn(u.shape, generator=self.generator,
                                                           device=u.device)
@@ -315,8 +318,8 @@ class SoftMining(Sampler):
         self.u = u
         sub = ((u + 1) / 2 * (self.dims - 1)).round().long()  # nearest node, per axis
         idx = torch.zeros(len(u), dtype=torch.long, device=u.device)
-        for k in range(len(self.dims)):  # row-major flat index
-            idx = idx * self.dims[k] + sub[:, k]
+        for k, side in enumerate(self.sides):  # row-major flat index
+            idx = idx * side + sub[:, k]
         self.last_idx = idx
         uniq, inv = torch.unique(idx, return_inverse=True)
         # Coincident positions are merged into one node that counts as many times; loss() then
