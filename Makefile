@@ -22,7 +22,7 @@ $(STAMP):
 	touch $@
 
 demo: $(STAMP)
-	$(PY) -m nint_lite compare --signal camera --size 128 --model siren --hidden 128 --layers 3 \
+	$(PY) -m nint_lite compare --input camera --size 128 --model siren \
 		--samplers full,nint --steps 300 --target-psnr 25 --eval-every 25 --out results
 
 test: $(STAMP)

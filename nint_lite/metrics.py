@@ -1,7 +1,9 @@
-"""Quality metrics: PSNR and SSIM (images), SI-SNR (audio), IoU and Chamfer distance (shapes).
+"""Quality metrics: PSNR and SSIM for images, SI-SNR for audio (IoU and Chamfer: nint_lite.shapes).
 
-psnr works on any (N, C) or grid tensors; ssim needs image grids (H, W) or (H, W, C).
-Built in notebooks/01_fit_an_inr.ipynb (psnr, ssim) and 06_audio_and_3d.ipynb (the rest).
+psnr works on any (N, C) or grid tensors; ssim needs image grids (H, W) or (H, W, C); si_snr
+flattens two waveforms. Each returns a Python float.
+
+Built in notebooks/01_fit_an_inr.ipynb (psnr, ssim); si_snr in notebooks/06_audio_and_3d.ipynb.
 """
 from __future__ import annotations
 
@@ -10,12 +12,17 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["psnr", "ssim", "si_snr", "iou", "chamfer"]
+__all__ = ["psnr", "ssim", "si_snr"]
 
 
-def _as_tensor(x) -> torch.Tensor:
-    return torch.as_tensor(x).detach().to(torch.float64) if not torch.is_tensor(x) \
-        else x.detach().to(torch.float64)
+def _pair(pred, target, dtype=torch.float64):
+    """Both as detached tensors (arrays accepted) on pred's device, in `dtype` (None: each keeps
+    its own); a ValueError unless their shapes agree."""
+    p = torch.as_tensor(pred).detach()
+    t = torch.as_tensor(target).detach().to(p.device)
+    if p.shape != t.shape:
+        raise ValueError(f"pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}")
+    return (p, t) if dtype is None else (p.to(dtype), t.to(dtype))
 
 
 def psnr(pred, target, data_range: float = 1.0) -> float:
@@ -23,10 +30,8 @@ def psnr(pred, target, data_range: float = 1.0) -> float:
 
     Returns inf for a perfect match, -inf if pred holds inf. Shapes must agree.
     """
-    p, t = torch.as_tensor(pred).detach(), torch.as_tensor(target).detach()
-    if p.shape != t.shape:
-        raise ValueError(f"pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}")
-    p, t = p.reshape(-1), t.to(p.device).reshape(-1)
+    p, t = _pair(pred, target, dtype=None)
+    p, t = p.reshape(-1), t.reshape(-1)
     # float64 sums chunk by chunk: exact enough, and no N-sized float64 copies of megapixel signals
     sq = sum(((a.double() - b.double()) ** 2).sum() for a, b in zip(p.split(1 << 20), t.split(1 << 20)))
     mse = float(sq) / max(1, p.numel())
@@ -50,9 +55,7 @@ def ssim(pred, target, data_range: float = 1.0) -> float:
     `structural_similarity(..., gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
     data_range=1, channel_axis=-1)`.
     """
-    p, t = _as_tensor(pred), _as_tensor(target)
-    if p.shape != t.shape:
-        raise ValueError(f"pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}")
+    p, t = _pair(pred, target)
     if p.ndim == 2:
         p, t = p[..., None], t[..., None]
     if p.ndim != 3:
@@ -77,20 +80,14 @@ def ssim(pred, target, data_range: float = 1.0) -> float:
     return s.mean().item()
 
 
-def _same_shape(p, t):
-    if p.shape != t.shape:
-        raise ValueError(f"pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}")
-
-
 def si_snr(pred, target, eps: float = 1e-12) -> float:
     """Scale-invariant signal-to-noise ratio in dB (Le Roux et al. 2019) of two waveforms.
 
     Both are flattened and made zero-mean; s = (⟨p, t⟩ / ‖t‖²) t is the part of p along t and
     e = p − s the rest: SI-SNR = 10·log10(‖s‖² / ‖e‖²). Rescaling p does not change it.
     """
-    p, t = _as_tensor(pred), _as_tensor(target)
-    _same_shape(p, t)
-    p, t = p.flatten() - p.mean(), t.flatten().to(p.device) - t.mean().to(p.device)
+    p, t = _pair(pred, target)
+    p, t = p.flatten() - p.mean(), t.flatten() - t.mean()
     tt = torch.dot(t, t).item()
     if tt <= eps:
         raise ValueError("the target waveform is constant; SI-SNR is undefined")
@@ -99,54 +96,3 @@ def si_snr(pred, target, eps: float = 1e-12) -> float:
     if ee <= eps * tt:
         return math.inf
     return 10.0 * math.log10(max(es, eps * tt) / ee)
-
-
-def iou(pred, target, level: float = 0.0, inside: str = "below") -> float:
-    """Volumetric intersection over union of two fields sampled on the same nodes.
-
-    A node is inside where the field is below `level` (inside="below": signed distance,
-    level 0) or above it (inside="above": occupancy, level 0.5). 1 when both are empty.
-    """
-    p, t = _as_tensor(pred), _as_tensor(target)
-    _same_shape(p, t)
-    if inside not in ("below", "above"):
-        raise ValueError(f"inside must be 'below' (SDF) or 'above' (occupancy), got {inside!r}")
-    a, b = (p < level, t.to(p.device) < level) if inside == "below" else (p > level, t.to(p.device) > level)
-    union = (a | b).sum().item()
-    return 1.0 if union == 0 else (a & b).sum().item() / union
-
-
-def _surface_points(m, n_points: int, seed: int):
-    """(M, 3) points: a point array as given, or n_points sampled uniformly by area on a mesh
-    given as (vertices (V, 3), faces (F, 3))."""
-    import numpy as np
-
-    if isinstance(m, (tuple, list)) and len(m) == 2:
-        v, f = np.asarray(m[0], dtype=np.float64), np.asarray(m[1], dtype=np.int64)
-        if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
-            raise ValueError(f"faces must be a non-empty (F, 3) array, got shape {f.shape}")
-        tri = v[f]  # (F, 3, 3)
-        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-        rng = np.random.default_rng(seed)
-        pick = rng.choice(len(f), size=n_points, p=area / area.sum())
-        u, w = rng.random((2, n_points, 1))
-        flip = (u + w) > 1  # fold the unit square onto the triangle: uniform barycentrics
-        u, w = np.where(flip, 1 - u, u), np.where(flip, 1 - w, w)
-        t = tri[pick]
-        return t[:, 0] + u * (t[:, 1] - t[:, 0]) + w * (t[:, 2] - t[:, 0])
-    pts = np.asarray(m, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) == 0:
-        raise ValueError(f"expected a mesh (vertices, faces) or points (M, 3), got shape {pts.shape}")
-    return pts
-
-
-def chamfer(a, b, n_points: int = 30000, seed: int = 0) -> float:
-    """Symmetric Chamfer distance ½(mean_a d(a, B) + mean_b d(b, A)), in the shapes' units.
-
-    a, b: meshes as (vertices, faces) — sampled with n_points points by area (seeded) — or
-    point arrays (M, 3). Distances are Euclidean (not squared), via a k-d tree.
-    """
-    from scipy.spatial import cKDTree
-
-    pa, pb = _surface_points(a, n_points, seed), _surface_points(b, n_points, seed + 1)
-    return 0.5 * (cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean())

@@ -1,4 +1,4 @@
-"""INR architectures: MLPs mapping coordinates (N, d) to values (N, C).
+"""INR architectures: MLPs mapping coordinates (N, d) to values (N, C), built by make_model.
 
 Every model here is `Encoding -> [Linear -> activation] * layers -> Linear`, kept as an
 `nn.Sequential` named `net` behind an optional parameter-free input encoding. That regular
@@ -15,12 +15,13 @@ Built in notebooks/01_fit_an_inr.ipynb.
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
 from torch import nn
 
-__all__ = ["make_model", "MODELS", "RECOMMENDED_LR", "Sine", "Gabor", "Finer", "Gauss",
+__all__ = ["make_model", "MODELS", "RECOMMENDED_LR", "DEFAULTS", "Sine", "Gabor", "Finer", "Gauss",
            "PositionalEncoding", "FourierFeatures", "INR"]
 
 
@@ -212,13 +213,24 @@ RECOMMENDED_LR = {"siren": 1e-4, "relu": 1e-3, "pemlp": 1e-3, "ffn": 1e-3, "wire
                   "finer": 5e-4, "gauss": 5e-3}
 
 
-def make_model(name: str, in_features: int = 2, out_features: int = 3, hidden: int = 256,
-               layers: int = 5, seed: int = 0, **kw) -> INR:
+# One set of defaults for make_model, compare and the CLI: small enough for a laptop CPU.
+# (The paper's "SIREN 5×256" is hidden=256, layers=5.)
+DEFAULTS = {"hidden": 128, "layers": 3}
+# SIREN's first-layer frequency per kind of signal (SIREN's paper: 3000 for audio, else 30):
+# ω0 = 30 spans only a few periods over a second of sound and cannot fit speech.
+SIREN_FIRST_W0 = {"audio": 3000.0}
+
+
+def make_model(name: str, in_features=2, out_features: int | None = None, hidden: int | None = None,
+               layers: int | None = None, seed: int = 0, **kw) -> INR:
     """Build an INR by name: "siren", "relu", "pemlp" (ReLU + positional encoding), "ffn",
     "wire" (real Gabor), "finer", "gauss".
 
-    in_features: coordinate dimension d; out_features: channels C; hidden: width;
-    layers: number of hidden layers; seed: initialisation seed (explicit generator).
+    in_features: coordinate dimension d, or a Signal — then d and C come from it, and SIREN's
+        first-layer frequency defaults to the one SIREN's paper uses for that kind (3000 for
+        audio): make_model("siren", signal).
+    out_features: channels C (default 3, or the signal's); hidden: width; layers: number of
+    hidden layers (defaults: DEFAULTS, 128 and 3); seed: initialisation seed (explicit generator).
     Extra keywords go to the family: siren (w0, first_w0), pemlp (num_frequencies),
     ffn (sigma, num_features), wire (omega0=20, sigma0=10), finer (omega0=30,
     first_bias_scale=1; None for PyTorch's bias init), gauss (scale=10).
@@ -226,15 +238,24 @@ def make_model(name: str, in_features: int = 2, out_features: int = 3, hidden: i
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    if hasattr(in_features, "coords"):  # a Signal
+        sig, in_features = in_features, in_features.in_features
+        out_features = out_features or sig.channels
+        if name == "siren" and sig.kind in SIREN_FIRST_W0:
+            kw.setdefault("first_w0", SIREN_FIRST_W0[sig.kind])
+    out_features = 3 if out_features is None else out_features
+    hidden = DEFAULTS["hidden"] if hidden is None else hidden
+    layers = DEFAULTS["layers"] if layers is None else layers
     for arg, v in (("in_features", in_features), ("out_features", out_features),
                    ("hidden", hidden), ("layers", layers)):
-        if not isinstance(v, int) or v <= 0:
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ValueError(f"{arg} must be a positive int, got {v!r}")
-    g = torch.Generator().manual_seed(int(seed))
-    try:
-        model = MODELS[name](in_features, out_features, hidden, layers, g, **kw)
+    try:  # a wrong keyword is the caller's mistake; a TypeError inside the builder is a bug
+        inspect.signature(MODELS[name]).bind(in_features, out_features, hidden, layers, None, **kw)
     except TypeError as e:
         raise ValueError(f"bad option for model {name!r}: {e}") from None
+    g = torch.Generator().manual_seed(int(seed))
+    model = MODELS[name](in_features, out_features, hidden, layers, g, **kw)
     # what it takes to rebuild this exact network (checkpoints store it beside the weights)
     model.spec = dict(name=name, in_features=in_features, out_features=out_features, hidden=hidden,
                       layers=layers, seed=int(seed), **kw)

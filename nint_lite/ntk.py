@@ -1,4 +1,4 @@
-"""The empirical neural tangent kernel of an INR, with torch.func.
+"""The empirical neural tangent kernel of an INR with torch.func, and NINT's score ‖(K r)_i‖.
 
 For a model f_θ: (N, d) -> (N, C) with P trainable parameters, J_i = ∂f(x_i)/∂θ is (C, P) and
 
@@ -16,10 +16,8 @@ so memory is bounded by the chunk size and the result is exact for any chunking.
     nint_scores(model, x, r)     (N,)            ‖(K r)_i‖₂
     output_norm_scores(model, x, r)  (N,)        what the official code computes instead (a bug)
 
-Beyond the paper (notebooks/08_beyond_the_paper.ipynb):
-    matvec(..., precond=P)       (N, C)          J P Jᵀ v, the kernel Adam's step really uses
-    sender_scores(model, x, r)   (N,)            ≈ r_iᵀ (K²)_ii r_i, how much training on x_i moves f
-    last_layer_matvec(model, x, v)  (N, C)       K v of the last layer only: (H Hᵀ + 1) v, cheap
+Other kernel scores (sender, last layer, Adam's kernel) are in nint_lite.beyond; matvec's
+`precond=P` gives J P Jᵀ v, the kernel Adam's step really uses.
 
 No function changes the model: parameters, .grad and train/eval mode are left as they were.
 Built in notebooks/02_empirical_ntk.ipynb.
@@ -30,8 +28,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-__all__ = ["jacobian", "matrix", "diagonal", "matvec", "nint_scores", "output_norm_scores",
-           "sender_scores", "last_layer_matvec", "adam_preconditioner", "num_params"]
+__all__ = ["jacobian", "matrix", "diagonal", "matvec", "vjp_sum", "jvp_chunks", "nint_scores",
+           "output_norm_scores", "num_params"]
 
 DEFAULT_CHUNK = 8192
 
@@ -232,7 +230,7 @@ def matvec(model: nn.Module, x: torch.Tensor, v: torch.Tensor,
     Pass 2 (JVP): (K v)_chunk = J_chunk u, chunk by chunk.
     The result does not depend on chunk_size (up to float rounding).
     precond: {name: tensor} of parameter shapes, a diagonal P applied between the passes, giving
-        J P Jᵀ v (e.g. Adam's 1/(√v̂ + ε), see adam_preconditioner).
+        J P Jᵀ v (e.g. Adam's 1/(√v̂ + ε), see nint_lite.beyond.adam_preconditioner).
     """
     x = _check_x(model, x)
     _check_chunk(chunk_size)
@@ -247,7 +245,7 @@ def matvec(model: nn.Module, x: torch.Tensor, v: torch.Tensor,
 
 def vjp_sum(model: nn.Module, x: torch.Tensor, v: torch.Tensor, chunk_size: int) -> dict:
     """Pass 1 of K v: u = Jᵀ v = Σ_chunks J_chunkᵀ v_chunk, a {name: parameter-shaped} dict.
-    (nint_lite.distributed all-reduces it across ranks between the two passes.)"""
+    (nint_lite.lab.distributed all-reduces it across ranks between the two passes.)"""
     params, f = _params(model), _batched(model)
     u = {k: torch.zeros_like(p) for k, p in params.items()}
     for xc, vc in zip(x.split(chunk_size), v.split(chunk_size)):
@@ -292,72 +290,3 @@ def output_norm_scores(model: nn.Module, x: torch.Tensor, residual: torch.Tensor
         w, _ = jvp(lambda p: f(p, xc), (params,), (u,))  # the buggy unpack, verbatim
         out.append(w.pow(2).sum(1))
     return torch.cat(out)
-
-
-# --------------------------------------------------------------------------- beyond the paper
-
-def sender_scores(model: nn.Module, x: torch.Tensor, residual: torch.Tensor, probes: int = 4,
-                  generator: torch.Generator | None = None, chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
-    """How much a gradient step on x_i ALONE would move the whole function: (N,) ≈ r_iᵀ (K²)_ii r_i.
-
-    NINT's ‖(K r)_i‖ is the receiver's view (how much the full-batch step moves f(x_i)). Training
-    on x_i changes f(x_j) by −η K_ji r_i for every j; summed over j the squared change is
-    r_iᵀ (Σ_j K_ij K_ji) r_i = r_iᵀ J_i F J_iᵀ r_i with F = JᵀJ. Random signs z (N, C) give
-    E[Jᵀz zᵀJ] = F, and J_iᵀ r_i · Jᵀ z = r_iᵀ (K z)_i, so
-        score_i ≈ mean over probes of (r_iᵀ (K z)_i)²,
-    an unbiased estimate from `probes` K·z products (VJP→JVP each), never forming K.
-    """
-    x = _check_x(model, x)
-    r = _check_v(residual, x.shape[0], _out_channels(model, x), "residual")
-    if not isinstance(probes, int) or probes <= 0:
-        raise ValueError(f"probes must be a positive int, got {probes!r}")
-    acc = torch.zeros(x.shape[0], dtype=r.dtype, device=r.device)
-    for _ in range(probes):
-        z = torch.randint(0, 2, r.shape, generator=generator, device=r.device).to(r.dtype) * 2 - 1
-        acc += (r * matvec(model, x, z, chunk_size)).sum(1) ** 2
-    return acc / probes
-
-
-def _trunk(model: nn.Module):
-    """(features fn x -> H (n, h), last nn.Linear) for models ending in a Linear layer."""
-    from .models import INR
-
-    if type(model).forward is INR.forward and isinstance(model.net[-1], nn.Linear):
-        return (lambda x: model.net[:-1](model.encoding(x))), model.net[-1]
-    if type(model).forward is nn.Sequential.forward and isinstance(model[-1], nn.Linear):
-        return model[:-1], model[-1]
-    raise ValueError("last_layer_matvec needs an nint_lite INR or an nn.Sequential ending in nn.Linear")
-
-
-def last_layer_matvec(model: nn.Module, x: torch.Tensor, v: torch.Tensor,
-                      chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
-    """K_last v: (N, C), the NTK of the last Linear layer's parameters only.
-
-    For out = W h + b, J_i over (W, b) gives K_last(x_i, x_j) = (h_iᵀ h_j + 1)·I_C, so
-    K_last v = H (Hᵀ v) + 1 (1ᵀ v): two forward passes of the trunk, no autograd at all — a
-    cheap stand-in for K v (how good a stand-in is what notebook 08 measures).
-    """
-    x = _check_x(model, x)
-    feats, last = _trunk(model)
-    v = _check_v(v, x.shape[0], last.out_features, "v")
-    with torch.no_grad():
-        htv = sum(feats(xc).T @ vc for xc, vc in zip(x.split(chunk_size), v.split(chunk_size)))  # (h, C)
-        total = v.sum(0) if last.bias is not None else torch.zeros_like(v[0])
-        return torch.cat([feats(xc) @ htv + total for xc in x.split(chunk_size)])
-
-
-def adam_preconditioner(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict | None:
-    """Adam's diagonal preconditioner 1 / (√v̂ + ε) per parameter, by name, from the optimizer's
-    state (v̂ the bias-corrected second moment); None before its first step."""
-    names = {id(p): k for k, p in model.named_parameters() if p.requires_grad}
-    out = {}
-    for group in optimizer.param_groups:
-        beta2, eps = group["betas"][1], group["eps"]
-        for p in group["params"]:
-            st = optimizer.state.get(p, {})
-            if id(p) not in names or "exp_avg_sq" not in st:
-                return None
-            step = float(st["step"])
-            vhat = st["exp_avg_sq"] / (1 - beta2 ** step)
-            out[names[id(p)]] = 1.0 / (vhat.sqrt() + eps)
-    return out or None

@@ -1,4 +1,4 @@
-"""Matplotlib helpers. Each returns a `Figure` (fixed size, PNG-friendly); callers show or save it.
+"""Figures of signals, kernels, selections and training runs; each returns a matplotlib `Figure`.
 
     reconstruction(signal, pred)             target | reconstruction | |error|
     training_curves({label: History})        PSNR vs step and vs training seconds
@@ -10,29 +10,41 @@
     score_maps(model, signal)                ‖r_i‖, self-leverage and NINT's ‖(K r)_i‖
     selection_overlay(signal, indices)       selected coordinates over the target image
     waveforms(signal, {label: pred})         audio: target, reconstructions and their errors over time
-    field_slices(signal, {label: values})    3D fields: the middle slice along each axis, surface contour
-    meshes({label: (vertices, faces)})       shaded triangle meshes side by side (plot_trisurf)
+    LivePlot()                               fit callback: one PSNR curve, updated in place
+    SaveReconstructions(signal, folder)      fit callback: a reconstruction PNG per evaluation
 
-Kernel quantities come from `nint_lite.ntk`; nothing here re-implements the kernel. Image figures
-need a 2-D pixel grid (`signal.kind == "image"`); pixels are (row, col) pairs of ints.
-Built in notebooks/01_fit_an_inr.ipynb, 03_kernel_leverage.ipynb and 06_audio_and_3d.ipynb.
+Figures have fixed sizes (PNG-friendly); callers show or save them. Kernel quantities come from
+`nint_lite.ntk`; nothing here re-implements the kernel. Image figures need a 2-D pixel grid
+(`signal.kind == "image"`); pixels are (row, col) pairs of ints. matplotlib is imported on first
+use, not with the module. 3D figures: nint_lite.shapes (field_slices, meshes).
+
+Built in notebooks/01_fit_an_inr.ipynb and notebooks/03_kernel_leverage.ipynb.
 """
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.colors import LogNorm, Normalize
-from matplotlib.patches import Patch, Rectangle
 
 from . import ntk
+from .metrics import psnr
 
 __all__ = ["reconstruction", "training_curves", "value_maps", "kernel_heatmap", "leverage_map",
-           "coupling_row", "coupling_map", "score_maps", "selection_overlay", "edge_and_flat", "waveforms", "field_slices", "meshes"]
+           "coupling_row", "coupling_map", "score_maps", "selection_overlay", "edge_and_flat",
+           "waveforms", "image_shape", "pixel_index", "save_reconstruction", "LivePlot",
+           "SaveReconstructions"]
 
 _CMAPS = {"linear": "viridis", "log": "viridis", "signed": "RdBu_r", "error": "magma"}
+
+
+def _subplots(*args, **kwargs):
+    """plt.subplots(..., constrained_layout=True); pyplot is imported here, at the first figure,
+    so that importing nint_lite does not load matplotlib."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, constrained_layout=True, **kwargs)
 
 
 def _image(signal, values) -> np.ndarray:
@@ -47,16 +59,17 @@ def _imshow(ax, img: np.ndarray):
     return ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
 
 
-def _check_image(signal, fn: str) -> tuple:
+def image_shape(signal, fn: str) -> tuple:
+    """(H, W) of an image signal, or a ValueError naming the function `fn` that needs one."""
     if signal.kind != "image" or len(signal.shape) != 2:
         raise ValueError(f"{fn}() draws images on a 2-D pixel grid; this signal is "
                          f"{signal.kind!r} with grid shape {signal.shape}")
     return signal.shape
 
 
-def _pixel(signal, pixel, name: str = "query") -> int:
-    """(row, col) -> row-major coordinate index, or a ValueError naming `name`."""
-    h, w = signal.shape
+def pixel_index(signal, pixel, name: str = "query", fn: str = "pixel_index") -> int:
+    """(row, col) -> row-major coordinate index, or a ValueError naming `name` (or `fn`)."""
+    h, w = image_shape(signal, fn)
     try:
         r, c = (operator.index(v) for v in pixel)
     except (TypeError, ValueError):
@@ -80,13 +93,11 @@ def _pixel_axes(ax):
 
 def reconstruction(signal, pred, title: str | None = None):
     """Target, reconstruction (pred: (N, C)) and absolute error of an image side by side."""
-    from .metrics import psnr
-
-    _check_image(signal, "reconstruction")
+    image_shape(signal, "reconstruction")
     target, recon = _image(signal, signal.values), _image(signal, pred)
     err = np.abs(recon - target)
     err = err.mean(-1) if err.ndim == 3 else err
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6), constrained_layout=True)
+    fig, axes = _subplots(1, 3, figsize=(10.5, 3.6))
     _imshow(axes[0], target)
     axes[0].set_title("target")
     _imshow(axes[1], recon)
@@ -109,7 +120,7 @@ def training_curves(histories: dict, title: str = "PSNR during training", metric
     seconds for several runs: {label: History}."""
     if not histories:
         raise ValueError("training_curves needs at least one History")
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    fig, (a, b) = _subplots(1, 2, figsize=(10, 3.6))
     for label, h in histories.items():
         ys = h._curve(metric)
         a.plot(h.steps, ys, label=label)
@@ -132,13 +143,14 @@ def value_maps(signal, panels, title: str):
     "error"), `lim` (colour range lo, hi) and `mark` (a (row, col) pixel to circle).
     Every non-image panel gets a colour bar.
     """
-    _check_image(signal, "value_maps")
+    from matplotlib.colors import LogNorm, Normalize
+
+    image_shape(signal, "value_maps")
     bad = [p.get("style") for p in panels if p.get("style", "linear") not in ("image", *_CMAPS)]
     if not panels or bad:
         raise ValueError(f"value_maps needs at least one panel with style in image, "
                          f"{', '.join(_CMAPS)}; got {len(panels)} panels, bad styles {bad}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.7 * len(panels) + 0.5, 3.6),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = _subplots(1, len(panels), figsize=(3.7 * len(panels) + 0.5, 3.6), squeeze=False)
     for ax, p in zip(axes[0], panels):
         style, vals = p.get("style", "linear"), torch.as_tensor(p["values"]).detach().cpu().float()
         if style == "image":
@@ -157,7 +169,7 @@ def value_maps(signal, panels, title: str):
             im = ax.imshow(m, cmap=_CMAPS[style], norm=norm)
             fig.colorbar(im, ax=ax, shrink=0.85, label=p.get("label", "value"))
         if p.get("mark") is not None:
-            r, c = divmod(_pixel(signal, p["mark"], "mark"), signal.shape[1])
+            r, c = divmod(pixel_index(signal, p["mark"], "mark"), signal.shape[1])
             ax.plot(c, r, "o", ms=9, mfc="none", mec="lime", mew=2)
         ax.set_title(p["title"])
         _pixel_axes(ax)
@@ -170,7 +182,7 @@ def edge_and_flat(signal) -> dict:
     neighbourhood has the largest and the smallest summed gradient magnitude (channel mean)."""
     from scipy.ndimage import uniform_filter
 
-    h, w = _check_image(signal, "edge_and_flat")
+    h, w = image_shape(signal, "edge_and_flat")
     if h < 3 or w < 3:
         raise ValueError(f"the image must be at least 3×3 to hold a 3×3 patch, got {h}×{w}")
     img = signal.to_grid().mean(-1).cpu().numpy()
@@ -188,7 +200,9 @@ def kernel_heatmap(model, signal, patches=None, title: str = "Empirical NTK over
     patches: {label: (row, col) centre} or a list of centres; default `edge_and_flat(signal)`.
     Each centre must be at least one pixel from the border.
     """
-    h, w = _check_image(signal, "kernel_heatmap")
+    from matplotlib.patches import Rectangle
+
+    h, w = image_shape(signal, "kernel_heatmap")
     patches = edge_and_flat(signal) if patches is None else patches
     if not isinstance(patches, dict):
         patches = {f"patch {k}": p for k, p in enumerate(patches)}
@@ -196,7 +210,7 @@ def kernel_heatmap(model, signal, patches=None, title: str = "Empirical NTK over
         raise ValueError("patches must name at least one (row, col) centre")
     idx, centres = [], {}
     for label, centre in patches.items():
-        r, c = centres[label] = divmod(_pixel(signal, centre, f"patch centre {label!r}"), w)
+        r, c = centres[label] = divmod(pixel_index(signal, centre, f"patch centre {label!r}"), w)
         if not (1 <= r <= h - 2 and 1 <= c <= w - 2):
             raise ValueError(f"patch centre {label!r} {(r, c)} must be at least one pixel from the "
                              f"border (rows 1..{h - 2}, cols 1..{w - 2}) so its 3×3 patch fits")
@@ -205,8 +219,7 @@ def kernel_heatmap(model, signal, patches=None, title: str = "Empirical NTK over
     K = ntk.matrix(model, x[idx]).detach().cpu()          # (n, n, C, C)
     n, C = K.shape[0], K.shape[2]
     Km = K.permute(0, 2, 1, 3).reshape(n * C, n * C).numpy()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 4.4), constrained_layout=True,
-                               gridspec_kw={"width_ratios": [1, 1.3]})
+    fig, (a, b) = _subplots(1, 2, figsize=(10.5, 4.4), gridspec_kw={"width_ratios": [1, 1.3]})
     _imshow(a, _image(signal, signal.values))
     for k, (label, (r, c)) in enumerate(centres.items()):
         colour = f"C{k % 10}"
@@ -234,7 +247,7 @@ def kernel_heatmap(model, signal, patches=None, title: str = "Empirical NTK over
 
 def leverage_map(model, signal, title: str = "Self-leverage tr K(x_i, x_i)"):
     """The image next to its self-leverage ntk.diagonal(model, coords): (N,), log colour scale."""
-    _check_image(signal, "leverage_map")
+    image_shape(signal, "leverage_map")
     x, _ = _xy(model, signal)
     return value_maps(signal, [
         {"values": signal.values, "title": "target", "style": "image"},
@@ -263,8 +276,8 @@ def coupling_row(model, x: torch.Tensor, index: int) -> torch.Tensor:
 
 def coupling_map(model, signal, query, title: str | None = None):
     """The image and the kernel row tr K(x_q, ·) over the whole grid for query pixel (row, col)."""
-    _check_image(signal, "coupling_map")
-    q = _pixel(signal, query, "query")
+    image_shape(signal, "coupling_map")
+    q = pixel_index(signal, query, "query")
     x, _ = _xy(model, signal)
     row = coupling_row(model, x, q)
     return value_maps(signal, [
@@ -276,7 +289,7 @@ def coupling_map(model, signal, query, title: str | None = None):
 
 def score_maps(model, signal, title: str = "Residual, self-leverage and NINT score"):
     """‖r_i‖ with r = f(x) − y: (N, C), self-leverage tr K_ii, and NINT's ‖(K r)_i‖, side by side."""
-    _check_image(signal, "score_maps")
+    image_shape(signal, "score_maps")
     x, y = _xy(model, signal)
     with torch.no_grad():
         r = model(x) - y
@@ -307,12 +320,13 @@ def selection_overlay(signal, indices, title: str = "Selected coordinates"):
     indices: (k,) integer indices into the N coordinates, an (N,) boolean mask, or
     {label: either} to compare several selections side by side.
     """
-    h, w = _check_image(signal, "selection_overlay")
+    from matplotlib.patches import Patch
+
+    h, w = image_shape(signal, "selection_overlay")
     sels = indices if isinstance(indices, dict) else {"selected": indices}
     if not sels:
         raise ValueError("indices must hold at least one selection")
-    fig, axes = plt.subplots(1, len(sels), figsize=(3.7 * len(sels) + 0.5, 3.9),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = _subplots(1, len(sels), figsize=(3.7 * len(sels) + 0.5, 3.9), squeeze=False)
     img = _image(signal, signal.values)
     base = np.repeat(img[..., None], 3, -1) if img.ndim == 2 else img
     for ax, (label, sel) in zip(axes[0], sels.items()):
@@ -329,7 +343,7 @@ def selection_overlay(signal, indices, title: str = "Selected coordinates"):
     return fig
 
 
-# --------------------------------------------------------------------------- audio and 3D
+# --------------------------------------------------------------------------- audio
 
 def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
     """Audio: the target, each reconstruction and its error over time (seconds).
@@ -342,8 +356,7 @@ def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
     t = np.arange(signal.n) / rate + signal.meta.get("start", 0.0)
     keep = np.ones(signal.n, bool) if window is None else (t >= window[0]) & (t <= window[1])
     y = signal.values[:, 0].numpy()
-    fig, axes = plt.subplots(1 + len(preds), 1, figsize=(10, 1.6 * (1 + len(preds)) + 0.6),
-                             sharex=True, constrained_layout=True)
+    fig, axes = _subplots(1 + len(preds), 1, figsize=(10, 1.6 * (1 + len(preds)) + 0.6), sharex=True)
     axes = np.atleast_1d(axes)
     axes[0].plot(t[keep], y[keep], lw=0.7, color="k")
     axes[0].set_title("target", fontsize=9, loc="left")
@@ -362,53 +375,59 @@ def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
     return fig
 
 
-def field_slices(signal, fields: dict | None = None, title: str = "Middle slices"):
-    """3D fields: the middle slice along each grid axis, one row per field, the surface (the
-    signal's level set) drawn as a black contour. fields: {label: (N, 1) values}; default the
-    target only."""
-    if len(signal.shape) != 3:
-        raise ValueError(f"field_slices needs a 3D grid signal, got grid {signal.shape}")
-    fields = {"target": signal.values, **(fields or {})}
-    level = signal.meta.get("level", 0.0)
-    vols = {k: signal.to_grid(torch.as_tensor(v).detach().cpu().float())[..., 0].numpy()
-            for k, v in fields.items()}
-    lim = float(np.abs(vols["target"]).max())
-    signed = signal.meta.get("field", "sdf") == "sdf"
-    fig, axes = plt.subplots(len(vols), 3, figsize=(9, 3 * len(vols)), squeeze=False,
-                             constrained_layout=True)
-    for row, (label, vol) in zip(axes, vols.items()):
-        for axis, ax in enumerate(row):
-            sl = np.take(vol, vol.shape[axis] // 2, axis=axis)
-            im = ax.imshow(sl, cmap="RdBu_r" if signed else "viridis", origin="lower",
-                           vmin=-lim if signed else 0, vmax=lim if signed else 1)
-            if sl.min() < level < sl.max():
-                ax.contour(sl, levels=[level], colors="k", linewidths=1)
-            ax.set_title(f"{label}: axis {axis} = middle", fontsize=9)
-            ax.set_xticks([]), ax.set_yticks([])
-        fig.colorbar(im, ax=row[-1], shrink=0.8, label="signed distance" if signed else "occupancy")
-    fig.suptitle(title)
-    return fig
+# --------------------------------------------------------------------------- fit callbacks
+
+class LivePlot:
+    """fit callback for notebooks: PSNR vs step in ONE output that is updated in place at each
+    evaluation (a display handle, so outputs do not pile up; nbval ignores clear_output)."""
+
+    def __init__(self, title: str = "PSNR during training"):
+        self.title, self.handle, self.updates = title, None, 0
+
+    def __call__(self, step, hist, model):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig, ax = _subplots(figsize=(5, 3))
+        ax.plot(hist.steps, hist.psnr, marker=".")
+        ax.set_xlabel("step")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(f"{self.title} — step {step}: {hist.psnr[-1]:.2f} dB")
+        ax.grid(alpha=0.3)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)  # None outside IPython: then it just prints
+        else:
+            self.handle.update(fig)
+        self.updates += 1
+        plt.close(fig)
 
 
-def meshes(items: dict, title: str = "Surfaces", up: int = 2, view=(20, -60)):
-    """Triangle meshes side by side, Lambert-shaded: {label: (vertices (V, 3), faces (F, 3))}.
-    up: the vertex axis drawn vertically (the Stanford bunny's is 1)."""
-    from matplotlib.colors import LightSource
+class SaveReconstructions:
+    """fit callback: save target | reconstruction | error as `folder/step_000123.png` at every
+    evaluation (images only). Its time counts neither as training nor as evaluation."""
 
-    if not items:
-        raise ValueError("meshes needs at least one (vertices, faces) pair")
-    fig = plt.figure(figsize=(3.6 * len(items), 3.6), constrained_layout=True)
-    light = LightSource(azdeg=315, altdeg=45)
-    for k, (label, (v, f)) in enumerate(items.items()):
-        v, f = np.asarray(v)[:, [a for a in range(3) if a != up] + [up]], np.asarray(f)
-        ax = fig.add_subplot(1, len(items), k + 1, projection="3d")
-        ax.plot_trisurf(v[:, 0], v[:, 1], v[:, 2], triangles=f, color="0.8", lightsource=light,
-                        shade=True, linewidth=0, antialiased=False)
-        ax.view_init(*view)
-        ax.set_box_aspect((1, 1, 1))
-        for setlim in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
-            setlim(-1, 1)
-        ax.set_axis_off()
-        ax.set_title(label, fontsize=9)
-    fig.suptitle(title)
-    return fig
+    def __init__(self, signal, folder):
+        if signal.kind != "image":
+            raise ValueError("SaveReconstructions draws images; use it with an image signal")
+        self.signal, self.folder = signal, Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.saved = []
+
+    def __call__(self, step, hist, model):
+        path = self.folder / f"step_{step:06d}.png"
+        save_reconstruction(self.signal, model, path, f"{hist.sampler}, step {step}")
+        self.saved.append(path)
+
+
+def save_reconstruction(signal, model, path, title: str | None = None, dpi: int = 80) -> Path:
+    """Draw `reconstruction` of `model`'s prediction (on the model's device) and save it as a PNG."""
+    import matplotlib.pyplot as plt
+
+    from .train import predict  # here, not at the top: importing plots never imports train
+
+    dev = next(model.parameters()).device
+    fig = reconstruction(signal, predict(model, signal.coords.to(dev)).cpu(), title)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)

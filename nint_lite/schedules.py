@@ -1,4 +1,4 @@
-"""Schedules shared by the samplers (formulas from INT, EVOS and NINT; see shared paper notes §2–3).
+"""The step schedules of INT and NINT: batch ratio, re-selection steps and NINT's NTK share.
 
 Steps t count from 0 to T − 1. Every function is pure and cheap (Python floats/ints), so the
 trainer can call it every step without touching the device.
@@ -7,8 +7,8 @@ trainer can call it every step without touching the device.
     is_selection_step(kind, t, T)  whether a sampler re-selects at t: "dense" | "incremental"
     nint_share(t, xi, lam, alpha)  the paper's NTK share (1 − ξ)·exp(−λ t / α)
     nint_share_official(c)         the official code's 0.3·exp(floor(−c / 10))
-    evos_is_key(t, T)              EVOS key iteration: t mod ⌊100 − 50 t / T⌋ = 1
-    soft_exponent(t)               Soft Mining's importance exponent min(t / 1000, 0.6)
+
+(EVOS's key iterations and Soft Mining's exponent live with those baselines, nint_lite.baselines.)
 
 Built in notebooks/04_errors_to_scores.ipynb.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["RATIO_SCHEDULES", "INTERVALS", "ratio", "is_selection_step", "nint_share",
-           "nint_share_official", "evos_is_key", "soft_exponent"]
+           "nint_share_official"]
 
 RATIO_SCHEDULES = ("constant", "linear", "step")
 INTERVALS = ("dense", "incremental")
@@ -74,13 +74,3 @@ def nint_share_official(c: int) -> float:
     Piecewise constant: 0.110 for c ≤ 10, 0.041 for c ≤ 20, … below 1e-3 from c = 51 on.
     """
     return 0.3 * math.exp(math.floor(-c / 10))
-
-
-def evos_is_key(t: int, T: int) -> bool:
-    """EVOS key iteration (train on all N, recompute fitness): t mod ⌊100 − 50 t / T⌋ = 1."""
-    return t % math.floor(100 - 50 * t / T) == 1
-
-
-def soft_exponent(t: int) -> float:
-    """Soft Mining's importance-weight exponent r_t = min(t / 1000, 0.6)."""
-    return min(t / 1000.0, 0.6)

@@ -1,10 +1,9 @@
-"""Signals: coordinates -> values, the thing an INR is fitted to.
+"""Signals: coordinates -> values on a grid, the thing an INR is fitted to (images and audio).
 
 A `Signal` holds every sample of one signal on a regular grid:
 
     coords: (N, d) float32 in [-1, 1]   (d = 2 for images, 1 for audio, 3 for shapes)
-    values: (N, C) float32              (images: C = 1 or 3 in [0, 1]; audio: C = 1 in [-1, 1];
-                                         shapes: C = 1 signed distance or occupancy in {0, 1})
+    values: (N, C) float32              (images: C = 1 or 3 in [0, 1]; audio: C = 1 in [-1, 1])
     shape:  the grid shape, prod(shape) == N, row-major (C order)
 
 `coords[:, k]` runs along grid axis k, so for an image `coords[:, 0]` is the row (y) and
@@ -12,14 +11,14 @@ A `Signal` holds every sample of one signal on a regular grid:
 (*shape, C), e.g. a reconstruction into an image.
 
 `signal.meta` carries what a loader knows beyond the samples: "data_range" (the peak-to-peak
-range PSNR uses: 1 for images and occupancy, 2 for audio, the target's range for an SDF),
-"sample_rate" for audio, "field" / "level" (the surface's iso-value) for shapes.
+range PSNR uses: 1 for images, 2 for audio), "sample_rate" for audio, "field" / "level" for
+shapes. `signal.metrics` names the measures the signal is judged by besides PSNR
+({"si_snr": ...} for audio), which `fit` records. 3D shapes live in `nint_lite.shapes`.
 
-Built in notebooks/01_fit_an_inr.ipynb (images) and 06_audio_and_3d.ipynb (audio, shapes).
+Built in notebooks/01_fit_an_inr.ipynb (images); audio in notebooks/06_audio_and_3d.ipynb.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -29,8 +28,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Signal", "grid", "load_image", "load_audio", "to_wav", "load_shape", "to_mesh",
-           "save_ply", "sample_signal", "data_dir", "SAMPLES"]
+from .metrics import si_snr
+
+__all__ = ["Signal", "grid", "load_image", "load_audio", "to_wav", "sample_signal", "data_dir",
+           "SAMPLES"]
 
 # ITU-R BT.709 luma weights, the ones scikit-image's rgb2gray uses.
 _LUMA = (0.2125, 0.7154, 0.0721)
@@ -51,7 +52,10 @@ def grid(shape, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
 
 @dataclass
 class Signal:
-    """One signal sampled on a grid. See the module docstring for shapes."""
+    """One signal sampled on a grid. See the module docstring for shapes.
+
+    metrics: {name: fn(pred (N, C), target (N, C)) -> float}, the measures besides PSNR.
+    """
 
     coords: torch.Tensor
     values: torch.Tensor
@@ -59,6 +63,7 @@ class Signal:
     kind: str = "image"
     name: str = ""
     meta: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         self.shape = tuple(int(n) for n in self.shape)
@@ -88,15 +93,6 @@ class Signal:
     def channels(self) -> int:
         """Number of value channels C."""
         return self.values.shape[1]
-
-    @property
-    def device(self) -> torch.device:
-        return self.coords.device
-
-    def to(self, device) -> "Signal":
-        """The same signal with coords and values on `device`."""
-        return Signal(self.coords.to(device), self.values.to(device), self.shape, self.kind,
-                      self.name, dict(self.meta))
 
     def to_grid(self, values: torch.Tensor | None = None) -> torch.Tensor:
         """(N, C) values (default: the signal's own) -> (*shape, C) tensor."""
@@ -235,7 +231,7 @@ def load_audio(path, seconds: float | None = None, start: float = 0.0, coord_ran
     mono by averaging. start, seconds: the excerpt to keep (seconds=None: to the end).
     coord_range: time runs over [-coord_range, coord_range] (1 by default; INT's audio
         experiments use 5, which plays the role of a larger first-layer frequency).
-    meta: sample_rate, start, data_range = 2 (PSNR on [-1, 1]).
+    meta: sample_rate, start, data_range = 2 (PSNR on [-1, 1]); metrics: {"si_snr": si_snr}.
     """
     from scipy.io import wavfile
 
@@ -271,17 +267,17 @@ def load_audio(path, seconds: float | None = None, start: float = 0.0, coord_ran
     values = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[:, None]
     coords = grid((len(a),)) * float(coord_range)
     return Signal(coords, values, (len(a),), kind="audio", name=name or p.stem,
-                  meta={"sample_rate": int(rate), "start": float(start), "data_range": 2.0})
+                  meta={"sample_rate": int(rate), "start": float(start), "data_range": 2.0},
+                  metrics={"si_snr": si_snr})
 
 
 def to_wav(values, path, sample_rate: int = 16000) -> Path:
     """Write (N,) or (N, 1) values in [-1, 1] as a mono 16-bit PCM WAV (clipped to [-1, 1])."""
     from scipy.io import wavfile
 
-    v = torch.as_tensor(values).detach().cpu().float().reshape(-1).numpy() \
-        if torch.is_tensor(values) or not isinstance(values, np.ndarray) else np.asarray(values, np.float32)
+    v = torch.as_tensor(values).detach().cpu().float().numpy()
     if v.ndim != 1 and not (v.ndim == 2 and v.shape[1] == 1):
-        raise ValueError(f"values must be (N,) or (N, 1), got shape {v.shape}")
+        raise ValueError(f"values must be (N,) or (N, 1), got shape {tuple(v.shape)}")
     v = v.reshape(-1)
     if v.size == 0 or not np.isfinite(v).all():
         raise ValueError("values must be a non-empty, finite waveform")
@@ -292,156 +288,22 @@ def to_wav(values, path, sample_rate: int = 16000) -> Path:
     return Path(path)
 
 
-# --------------------------------------------------------------------------- 3D shapes
-
-FIELDS = ("sdf", "occupancy")
-
-
-def _read_mesh(p: Path):
-    """(vertices (V, 3) float64, faces (F, 3) int64) of a mesh file trimesh can read."""
-    import trimesh
-
-    try:
-        # process=True merges duplicate vertices (STL stores each triangle on its own), which
-        # watertightness and pseudonormal signs need; it does not move any vertex.
-        mesh = trimesh.load(p, force="mesh", process=True)
-    except Exception as e:  # trimesh raises many types for unreadable files
-        raise ValueError(f"cannot read {p} as a mesh ({type(e).__name__}: {e})") from None
-    faces = np.asarray(getattr(mesh, "faces", np.empty((0, 3))), dtype=np.int64)
-    if faces.ndim != 2 or len(faces) == 0:
-        raise ValueError(f"{p} holds no triangle faces (a point cloud or an empty file?); "
-                         "load_shape needs a surface mesh")
-    return np.asarray(mesh.vertices, dtype=np.float64), faces, bool(mesh.is_watertight)
-
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    """Centre the bounding box at 0 and scale its longest half-side to 0.9."""
-    lo, hi = v.min(0), v.max(0)
-    half = (hi - lo).max() / 2
-    if not half > 0:
-        raise ValueError("the mesh is degenerate (all vertices at one point)")
-    return (v - (lo + hi) / 2) * (0.9 / half)
-
-
-def _mesh_field(v, f, pts, field, watertight, p):
-    import igl
-
-    if field == "occupancy":  # generalised winding number: inside ≈ 1, robust to holes
-        return (igl.fast_winding_number(v, f, pts) > 0.5).astype(np.float32)
-    sign = igl.SIGNED_DISTANCE_TYPE_PSEUDONORMAL
-    if not watertight:
-        warnings.warn(f"{p} is not watertight: inside/outside is ambiguous, so the SDF takes its "
-                      "sign from the winding number (field='occupancy' is the robust choice)",
-                      stacklevel=4)
-        sign = igl.SIGNED_DISTANCE_TYPE_FAST_WINDING_NUMBER
-    return igl.signed_distance(pts, v, f, sign_type=sign)[0].astype(np.float32)
-
-
-def load_shape(path_or_array, resolution: int = 64, field: str = "sdf", cache: bool = True,
-               name: str | None = None) -> Signal:
-    """A 3D shape as a Signal on a resolution³ node grid over [-1, 1]³: coords (N, 3), values (N, 1).
-
-    path_or_array: a mesh file trimesh reads (PLY, OBJ, OFF, STL, …), normalised into
-        [-0.9, 0.9]³ (centred, aspect kept); or a ready (D, H, W) volume (np.ndarray / tensor)
-        holding the field itself, used as given (resolution is then ignored).
-    field: "sdf" — exact signed distance (libigl, negative inside; sign from pseudonormals, or
-        from the winding number with a warning when the mesh is not watertight); "occupancy" —
-        1 inside, 0 outside by the fast generalised winding number.
-    cache: store the computed grid next to the mesh (NAME.FIELD-RES.cache.npz, keyed on the
-        file's content) and reuse it; silently skipped where the folder is read-only.
-    meta: field, level (the surface: 0 for SDF, 0.5 for occupancy), data_range, source.
-    """
-    if field not in FIELDS:
-        raise ValueError(f"unknown field {field!r}; valid: {', '.join(FIELDS)}")
-    if isinstance(path_or_array, (np.ndarray, torch.Tensor)):
-        vol = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
-        vol = np.asarray(vol, dtype=np.float32)
-        if vol.ndim != 3 or min(vol.shape) < 2:
-            raise ValueError(f"a volume must be a (D, H, W) array with every side ≥ 2, got {vol.shape}")
-        if not np.isfinite(vol).all():
-            raise ValueError("the volume contains NaN or inf")
-        shape, name, source = vol.shape, name or "volume", "array"
-    elif isinstance(path_or_array, (str, os.PathLike)):
-        p = Path(path_or_array)
-        if not p.exists():
-            raise FileNotFoundError(f"mesh file not found: {p}")
-        if not (isinstance(resolution, (int, np.integer)) and 8 <= resolution <= 512):
-            raise ValueError(f"resolution must be an int in [8, 512] (512³ nodes already need "
-                             f"~2 GiB), got {resolution!r}")
-        shape, name, source = (int(resolution),) * 3, name or p.stem, str(p)
-        vol = _cached_field(p, int(resolution), field, cache)
-    else:
-        raise ValueError(f"path_or_array must be a mesh path or a 3-D array, got "
-                         f"{type(path_or_array).__name__}")
-    values = torch.from_numpy(np.ascontiguousarray(vol.reshape(-1, 1)))
-    level = 0.0 if field == "sdf" else 0.5
-    rng = float(values.max() - values.min()) if field == "sdf" else 1.0
-    return Signal(grid(shape), values, shape, kind="shape", name=name,
-                  meta={"field": field, "level": level, "data_range": rng or 1.0, "source": source})
-
-
-def _cached_field(p: Path, res: int, field: str, cache: bool) -> np.ndarray:
-    digest = hashlib.sha1(p.read_bytes()).hexdigest()
-    cfile = p.with_name(f"{p.stem}.{field}-{res}.cache.npz")
-    if cache and cfile.exists():
-        try:
-            with np.load(cfile) as z:
-                if str(z["sha1"]) == digest and z["field"].shape == (res,) * 3:
-                    return z["field"]
-        except (OSError, ValueError, KeyError):
-            pass  # an unreadable or old cache is recomputed below
-    v, f, watertight = _read_mesh(p)
-    pts = grid((res,) * 3).numpy().astype(np.float64)
-    vol = _mesh_field(_normalise(v), f, pts, field, watertight, p).reshape((res,) * 3)
-    if cache:
-        try:
-            np.savez_compressed(cfile, field=vol, sha1=digest)
-        except OSError:
-            pass  # read-only data folder: correct, just slower next time
-    return vol
-
-
-def to_mesh(values, signal: Signal, level: float | None = None):
-    """Marching cubes on a 3D field: (N, 1) values on signal's grid -> vertices (V, 3) in the
-    signal's [-1, 1] coordinates, faces (F, 3). level defaults to signal.meta["level"]."""
-    from skimage.measure import marching_cubes
-
-    if len(signal.shape) != 3:
-        raise ValueError(f"to_mesh needs a 3D grid signal, got grid {signal.shape}")
-    vol = signal.to_grid(torch.as_tensor(values).detach().cpu().float())[..., 0].numpy()
-    level = signal.meta.get("level", 0.0) if level is None else float(level)
-    if not vol.min() < level < vol.max():
-        raise ValueError(f"no surface: the field spans [{vol.min():.3g}, {vol.max():.3g}], "
-                         f"which does not cross level {level}")
-    spacing = tuple(2.0 / (n - 1) for n in signal.shape)
-    verts, faces, _, _ = marching_cubes(vol, level=level, spacing=spacing)
-    return (verts - 1.0).astype(np.float32), faces.astype(np.int64)
-
-
-def save_ply(path, vertices, faces) -> Path:
-    """Write a triangle mesh (vertices (V, 3), faces (F, 3)) as a binary PLY file."""
-    import trimesh
-
-    v, f = np.asarray(vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64)
-    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"need vertices (V, 3) and faces (F, 3), got {v.shape} and {f.shape}")
-    trimesh.Trimesh(v, f, process=False).export(path, file_type="ply")
-    return Path(path)
-
-
 # --------------------------------------------------------------------------- bundled data
 
 def data_dir() -> Path:
-    """The folder with the bundled signals: $NINT_LITE_DATA, else the repository's data/."""
-    d = Path(os.environ.get("NINT_LITE_DATA", Path(__file__).resolve().parent.parent / "data"))
+    """The folder with the bundled signals: $NINT_LITE_DATA if set, else the copy a wheel installs
+    as nint_lite/data, else the repository's data/ (a clone or an editable install)."""
+    here = Path(__file__).resolve().parent
+    d = Path(os.environ.get("NINT_LITE_DATA") or
+             (here / "data" if (here / "data").is_dir() else here.parent / "data"))
     if not d.is_dir():
-        raise FileNotFoundError(
-            f"bundled data folder not found at {d}; install nint_lite from a clone "
-            "(pip install -e .) or set NINT_LITE_DATA")
+        raise FileNotFoundError(f"bundled data folder not found at {d}; reinstall nint_lite "
+                                "(pip install .) or set NINT_LITE_DATA")
     return d
 
 
-# name -> (loader, relative path, loader kwargs); "image" is the default picture of the series.
+# name -> (loader, path relative to data_dir(), loader kwargs); "image" is the series' default
+# picture. Extras add their own (nint_lite.shapes registers "bunny" and "shape").
 SAMPLES = {
     "camera": (load_image, "images/camera.png", {"gray": True}),
     "astronaut": (load_image, "images/astronaut.png", {}),
@@ -449,14 +311,12 @@ SAMPLES = {
     "image": (load_image, "images/astronaut.png", {}),
     "audio": (load_audio, "audio/arctic_a0007.wav", {}),        # 4 s of speech, 16 kHz
     "speech": (load_audio, "audio/arctic_a0007.wav", {}),
-    "shape": (load_shape, "shapes/bunny.ply", {}),              # Stanford bunny, SDF at 64³
-    "bunny": (load_shape, "shapes/bunny.ply", {}),
 }
 
 
 def sample_signal(name: str = "image", **kwargs) -> Signal:
     """A bundled signal by name (see `SAMPLES`); kwargs go to its loader, e.g. size=128 for an
-    image, seconds=1.0 for audio, resolution=32 or field="occupancy" for a shape."""
+    image, seconds=1.0 for audio, resolution=32 for a shape (with nint_lite.shapes imported)."""
     if name not in SAMPLES:
         raise ValueError(f"unknown sample signal {name!r}; valid names: {', '.join(SAMPLES)}")
     loader, rel, defaults = SAMPLES[name]
@@ -464,4 +324,4 @@ def sample_signal(name: str = "image", **kwargs) -> Signal:
         return loader(data_dir() / rel, **{**defaults, **kwargs}, name=name)
     except TypeError as e:  # e.g. size= for a sound: say which loader and what it takes
         raise ValueError(f"{name!r} is loaded by {loader.__name__}, which does not accept these "
-                         f"options ({e}); see help(nint_lite.{loader.__name__})") from None
+                         f"options ({e}); see help({loader.__module__}.{loader.__name__})") from None

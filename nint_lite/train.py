@@ -1,52 +1,31 @@
-"""Fitting an INR to a Signal: `fit(...) -> History`, and `compare(...)` of several samplers.
+"""Fitting an INR to a Signal: fit(...) -> History, one train_step, predict, checkpoints.
 
 Clocks are honest: `History.train_seconds` counts only optimisation steps (selection, forward,
 backward, Adam), synchronised on GPU at the end of every timed segment; evaluation — a real
 forward pass over every coordinate, in chunks, never the targets — is timed separately.
 The step loop does no host synchronisation (no .item(), no .cpu()) outside evaluations, so the
-same code runs fast on a GPU.
+same code runs fast on a GPU. Training happens where the model's parameters are.
 
 Built in notebooks/01_fit_an_inr.ipynb (full batch) and notebooks/05_nint_trainer.ipynb.
 """
 from __future__ import annotations
 
-import copy
-import json
 import math
-import statistics
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .metrics import iou as _iou, psnr as _psnr, si_snr as _si_snr, ssim as _ssim
-from .samplers import Sampler, View, make_sampler
+from . import device as _device
+from .metrics import psnr as _psnr, ssim as _ssim
+from .models import RECOMMENDED_LR, make_model
+from .samplers import Sampler, Selection, View, make_sampler, mse
 from .signals import Signal
 
-__all__ = ["fit", "compare", "summarise", "History", "predict", "resolve_device", "save_checkpoint",
-           "load_checkpoint", "LivePlot", "SaveReconstructions"]
+__all__ = ["fit", "train_step", "History", "predict", "save_checkpoint", "load_checkpoint"]
 
 LR_SCHEDULES = ("constant", "cosine")
-
-
-def resolve_device(device="auto") -> torch.device:
-    """"auto" -> CUDA if available else CPU; "cpu", "cuda", "cuda:1", torch.device also accepted."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda[:k]'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but CUDA is not available; use 'cpu' or 'auto'")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use 'auto', 'cpu' or 'cuda[:k]'")
-    return dev
-
-
-def _sync(device: torch.device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
@@ -63,10 +42,10 @@ class History:
 
     steps: optimisation steps done; train_seconds: cumulative training time (evaluation
     excluded); psnr: dB over all coordinates (peak-to-peak range signal.meta["data_range"],
-    1 for images). metrics: the signal kind's own measure per evaluation — {"si_snr": [...]} for
-    audio, {"iou": [...]} for shapes, {} for images. eval_seconds: total time spent evaluating.
-    final: metrics of the final model (psnr; ssim for images, si_snr / iou likewise).
-    selections: {step: indices} recorded when fit(record_selections=...) asks for them.
+    1 for images). metrics: the signal's own measures per evaluation (signal.metrics, e.g.
+    {"si_snr": [...]} for audio, {"iou": [...]} for shapes, {} for images). eval_seconds: total
+    time spent evaluating. final: metrics of the final model (psnr; ssim for images, si_snr /
+    iou likewise). selections: {step: indices} recorded when fit(record_selections=...) asks.
     """
 
     sampler: str = "full"
@@ -112,44 +91,38 @@ class History:
         d["selections"] = {int(k): v for k, v in d.get("selections", {}).items()}
         return cls(**d)
 
-    def to_json(self, path) -> None:
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f)
 
+def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sampler=None,
+               t: int = 0, chunk_size: int = 65536, total: int | None = None) -> torch.Tensor:
+    """Forward and backward of one selection; gradients ACCUMULATE in .grad (no zero_grad, no
+    optimizer step). Returns the loss, detached, 0-d, on the device (no host sync).
 
-def _kind_metrics(signal: Signal) -> dict:
-    """name -> fn(pred, target) of the measure each signal kind is judged by, besides PSNR."""
-    if signal.kind == "audio":
-        return {"si_snr": _si_snr}
-    if signal.kind == "shape":
-        inside = "above" if signal.meta.get("field") == "occupancy" else "below"
-        level = float(signal.meta.get("level", 0.0))
-        return {"iou": lambda p, t: _iou(p, t, level, inside)}
-    return {}
-
-
-def _forward_backward(net, x, y, sel, smp, t, view, chunk: int) -> torch.Tensor:
-    """One step's forward and backward; returns the loss (detached, on the device, no sync).
-
-    With the plain per-coordinate loss (every sampler but Soft Mining and EVOS, whose losses
-    use batch statistics) a selection larger than `chunk` is backpropagated chunk by chunk:
-    Σ_chunks backward(Σ_chunk w·mse / B) gives the same gradient as one pass, in memory for
-    `chunk` coordinates instead of B (≈ 1 KB per coordinate for SIREN 3×128).
+    x: (N, d), y: (N, C); sel: a Selection or a (B,) long tensor of rows of x.
+    sampler: a Sampler whose own loss() needs the whole batch at once (Soft Mining, EVOS: batch
+        statistics) gets it, on all B in one pass. Otherwise the mean squared error (weighted
+        by sel.weights when set) is backpropagated chunk_size coordinates at a time:
+        Σ_chunks backward(Σ_chunk w·mse / total) gives the same gradient as one pass, in memory
+        for a chunk instead of B (≈ 1 KB per coordinate for SIREN 3×128).
+    total: the count the mean is taken over (default B; nint_lite.lab.distributed passes the
+        global B when each rank holds part of the selection).
     """
+    sel = sel if isinstance(sel, Selection) else Selection(sel)
     b = x.shape[0] if sel.full else sel.indices.numel()
-    if b <= chunk or type(smp).loss is not Sampler.loss:
-        out, target = (net(x), y) if sel.full else (net(x[sel.indices]), y[sel.indices])
-        loss = smp.loss(out, target, sel, t, view)
+    own_loss = sampler is not None and type(sampler).loss is not Sampler.loss
+    if own_loss or (b <= chunk_size and total is None):  # one pass: the sampler's loss
+        out, target = (model(x), y) if sel.full else (model(x[sel.indices]), y[sel.indices])
+        loss = sampler.loss(out, target, sel, t, sampler.view) if own_loss else mse(out, target, sel.weights)
         loss.backward()
         return loss.detach()
-    total = torch.zeros((), device=x.device)
-    for s in range(0, b, chunk):
-        idx = slice(s, s + chunk) if sel.full else sel.indices[s:s + chunk]
-        per = torch.mean((net(x[idx]) - y[idx]) ** 2, dim=1)
-        part = (per if sel.weights is None else sel.weights[s:s + chunk] * per).sum() / b
+    total = total or b
+    acc = torch.zeros((), device=x.device)
+    for s in range(0, b, chunk_size):
+        idx = slice(s, s + chunk_size) if sel.full else sel.indices[s:s + chunk_size]
+        per = torch.mean((model(x[idx]) - y[idx]) ** 2, dim=1)
+        part = (per if sel.weights is None else sel.weights[s:s + chunk_size] * per).sum() / total
         part.backward()
-        total += part.detach()
-    return total
+        acc += part.detach()
+    return acc
 
 
 def _check_fit_args(steps, seconds, lr, target_psnr, lr_schedule, chunks=()):
@@ -171,22 +144,34 @@ def _check_fit_args(steps, seconds, lr, target_psnr, lr_schedule, chunks=()):
         raise ValueError("lr_schedule='cosine' needs steps (it anneals to 0 at the last step)")
 
 
+def _default_lr(model) -> float:
+    spec = getattr(model, "spec", None)
+    if spec is None or spec.get("name") not in RECOMMENDED_LR:
+        raise ValueError("lr=None takes the family's recommended lr from a model built by "
+                         "nint_lite.make_model; for this model give lr= explicitly")
+    return RECOMMENDED_LR[spec["name"]]
+
+
 def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None = None,
-        seconds: float | None = None, lr: float = 1e-4, target_psnr: float | None = None,
-        eval_every: int | None = None, device="auto", seed: int = 0, progress: bool = True,
+        seconds: float | None = None, lr: float | None = None, target_psnr: float | None = None,
+        eval_every: int | None = None, device=None, seed: int = 0, progress: bool = True,
         callbacks=(), lr_schedule: str = "constant", record_selections=(),
         eval_chunk_size: int = 65536, train_chunk_size: int = 65536, save_to=None,
         compile: bool = False) -> History:
     """Fit `model` to `signal` with Adam; returns a `History`.
 
     sampler: None / "full" (every coordinate every step), a sampler name ("uniform", "int",
-        "nint", … — built with ratio 0.2 and `seed`), or a Sampler from make_sampler.
+        "nint", … — built with ratio 0.2 and `seed`), or a Sampler from make_sampler (used as
+        it is: its own ratio, parameters and seed).
     Stops after `steps`, once `seconds` of training time are spent, or when an evaluation
     reaches `target_psnr` dB — whichever comes first (give steps or seconds or both).
+    lr: Adam's learning rate; None = the model family's RECOMMENDED_LR (models from make_model).
     eval_every: evaluate every k steps (default steps // 20, or 25 with only a time budget).
-    device: "auto" (CUDA if available), "cpu" or "cuda"; the model is moved there in place.
+    device: None (default) trains where the model's parameters are and moves the signal there;
+        "cpu", "cuda", "cuda:1" or "auto" MOVES THE MODEL to that device, in place.
     lr_schedule: "constant" or "cosine" (to 0 at `steps`).
-    callbacks: functions cb(step, history, model) called after each evaluation.
+    callbacks: functions cb(step, history, model) called after each evaluation (see
+        plots.LivePlot and plots.SaveReconstructions).
     record_selections: steps at which to store the selected indices in History.selections.
     save_to: a path; the final model and History are saved there (see load_checkpoint).
     eval_chunk_size, train_chunk_size: coordinates per forward in evaluation / the residual pass,
@@ -196,36 +181,37 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
         took ~50 s to compile SIREN 3×128, longer than the runs it would speed up).
     Ctrl-C (KeyboardInterrupt) stops early and returns the History so far.
     """
+    lr = _default_lr(model) if lr is None else lr
     _check_fit_args(steps, seconds, lr, target_psnr, lr_schedule, (eval_chunk_size, train_chunk_size))
     smp = make_sampler("full" if sampler is None else sampler, seed=seed)
-    dev = resolve_device(device)
-    params = list(model.parameters())
+    if device is not None:
+        model.to(_device.resolve(device))
+    dev = next(model.parameters()).device
     with torch.no_grad():
-        probe = model(signal.coords[:1].to(params[0].device))
+        probe = model(signal.coords[:1].to(dev))
     if probe.shape[-1] != signal.channels:
         raise ValueError(
             f"model outputs {probe.shape[-1]} channels (out_features="
             f"{getattr(model, 'out_features', '?')}) but the signal has {signal.channels}; build "
             f"the model with out_features={signal.channels}")
+    spec = getattr(model, "spec", {})
+    if signal.kind == "audio" and spec.get("name") == "siren" and spec.get("first_w0", 30.0) < 300:
+        warnings.warn(f"a SIREN with first_w0={spec.get('first_w0', 30.0):g} barely fits audio; "
+                      "SIREN's paper uses 3000 (make_model('siren', signal) sets it)", stacklevel=2)
 
-    model.to(dev)
     x, y = signal.coords.to(dev), signal.values.to(dev)
     T = steps or 10**9  # schedules that depend on T treat a pure time budget as unbounded
     eval_every = eval_every or (max(1, steps // 20) if steps else 25)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if lr_schedule == "cosine" else None
     net = torch.compile(model) if compile else model  # same parameters, compiled forward
-    view = View(model, x, y, signal.shape, signal.kind, T, eval_chunk_size, forward=net)
-    view.optimizer = opt  # for samplers that use the optimiser's state (NINT score="adam")
-    smp.setup(view)
+    smp.setup(View(model, x, y, signal.shape, signal.kind, T, eval_chunk_size, forward=net, optimizer=opt))
     hist = History(sampler=smp.name)
     record = set(record_selections)
     # first step whose loss was not finite, kept on the device: no host sync per step
     bad_step = torch.full((), -1, dtype=torch.long, device=dev)
     train_time, pred, p = 0.0, None, math.nan
-
     data_range = float(signal.meta.get("data_range", 1.0))
-    kind_metrics = _kind_metrics(signal)
 
     def evaluate(step):
         nonlocal pred, p  # set before callbacks run, so an interrupt there keeps them in step
@@ -235,7 +221,7 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
         pred = predict(net, x, eval_chunk_size)
         model.train(was_training)
         p = _psnr(pred, y, data_range)
-        for name, fn in kind_metrics.items():
+        for name, fn in signal.metrics.items():
             hist.metrics.setdefault(name, []).append(fn(pred, y))
         first_bad = int(bad_step)
         hist.eval_seconds += time.perf_counter() - t0
@@ -258,21 +244,20 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
         t_seg = time.perf_counter()  # a timed segment runs from one evaluation to the next
         while steps is None or done < steps:
             t = done  # samplers count steps t = 0 … T−1
-            view.new_step()
-            sel = smp.select(t, view)
+            sel = smp(t)
             if t in record:  # a host copy, only at the steps asked for
                 hist.selections[t] = sel.indices.tolist()
             opt.zero_grad(set_to_none=True)
-            loss = _forward_backward(net, x, y, sel, smp, t, view, train_chunk_size)
+            loss = train_step(net, x, y, sel, smp, t, train_chunk_size)
             opt.step()
             if sched is not None:
                 sched.step()
-            bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), t + 1, bad_step)
+            bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), t + 1, bad_step)
             done += 1
             bar.update(1)
             over_time = seconds is not None and train_time + time.perf_counter() - t_seg >= seconds
             if done % eval_every == 0 or done == steps or over_time:
-                _sync(dev)
+                _device.sync(dev)
                 train_time += time.perf_counter() - t_seg
                 evaluate(done)
                 bar.set_postfix(psnr=f"{p:.2f}")
@@ -288,7 +273,7 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
     except KeyboardInterrupt:
         hist.interrupted, hist.stopped_by = True, "interrupted"
         if not hist.steps or hist.steps[-1] != done:
-            _sync(dev)
+            _device.sync(dev)
             train_time += time.perf_counter() - t_seg if hist.steps else 0.0
             evaluate(done)
     finally:
@@ -316,186 +301,10 @@ def save_checkpoint(path, model: torch.nn.Module, history: History | None = None
 
 def load_checkpoint(path, device="cpu"):
     """(model, History or None) from save_checkpoint; the model reproduces its outputs exactly."""
-    from .models import make_model
-
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only: a checkpoint holds tensors and plain Python values, so nothing in the file
+    # can run code when it is loaded
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     model = make_model(**ckpt["spec"])
     model.load_state_dict(ckpt["state_dict"])
     hist = History.from_dict(ckpt["history"]) if ckpt.get("history") else None
-    return model.to(resolve_device(device)), hist
-
-
-# --------------------------------------------------------------------------- compare
-
-def compare(signal: Signal, samplers=("full", "uniform", "int", "nint"), model: str = "siren",
-            hidden: int = 128, layers: int = 3, steps: int | None = None, seconds: float | None = None,
-            lr: float | None = None, targets=(25.0, 30.0), seeds=(0,), ratio: float = 0.2,
-            device="auto", progress: bool = True, stop_at_target: bool = False, save_dir=None,
-            metric: str = "psnr", model_kw: dict | None = None, **fit_kw):
-    """Fit the same model (same initial weights per seed) with each sampler.
-
-    samplers: names, or {label: name or (name, params)} to compare configurations of one
-        sampler, e.g. {"nint": "nint", "mix": ("nint", {"ntk_share": 0.0})}.
-    targets are values of `metric`: "psnr" (dB), or the signal's own ("si_snr", "iou").
-    model_kw: extra make_model keywords (e.g. first_w0 for audio).
-    Returns (results, runs): results is the JSON-ready dict {"signal", "model", "protocol",
-    "machine", "samplers": {label: {final_psnr, train_seconds, steps, time_to, steps_to, …}}}
-    with medians over seeds; runs is {label: [History per seed]}.
-
-    The sampler order alternates between seeds so load changes do not favour one sampler, and
-    each sampler's code path is warmed up (2 untimed steps) before its first timed run.
-    stop_at_target: stop each run once the highest target is reached.
-    save_dir: if given, save each sampler's final reconstruction (first seed) there as a PNG.
-    """
-    from .models import RECOMMENDED_LR, make_model
-
-    lr = lr or RECOMMENDED_LR[model]
-    model_kw = dict(model_kw or {})
-    configs = _sampler_configs(samplers)
-    for name, params in configs.values():
-        make_sampler(name, ratio=ratio, **params)  # validate names, params and ratio before any work
-    if stop_at_target and metric != "psnr":
-        raise ValueError("stop_at_target works with metric='psnr' only")
-    dev = resolve_device(device)
-
-    def build(seed):
-        return make_model(model, signal.in_features, signal.channels, hidden, layers, seed=seed, **model_kw)
-
-    labels = list(configs)
-    runs = {k: [] for k in labels}
-    for k in labels:  # warm-up: first calls (torch.func, allocator) are not any sampler's cost
-        name, params = configs[k]
-        fit(build(0), signal, make_sampler(name, ratio=ratio, **params), steps=2, lr=lr, device=dev,
-            progress=False)
-    for i, seed in enumerate(seeds):
-        for k in (labels if i % 2 == 0 else labels[::-1]):
-            name, params = configs[k]
-            net = build(seed)
-            h = fit(net, signal, make_sampler(name, ratio=ratio, seed=seed, **params), steps=steps,
-                    seconds=seconds, lr=lr,
-                    target_psnr=max(targets) if stop_at_target and targets else None,
-                    device=dev, seed=seed, progress=progress, **fit_kw)
-            h.sampler = k
-            runs[k].append(h)
-            if save_dir is not None and i == 0 and signal.kind == "image":
-                _save_reconstruction(signal, net, h, save_dir)
-
-    info = {"name": model, "hidden": hidden, "layers": layers, "lr": lr, **model_kw}
-    protocol = {"steps": steps, "seconds": seconds, "ratio": ratio, "metric": metric,
-                "samplers": {k: {"name": n, **p} for k, (n, p) in configs.items()}}
-    return summarise(signal, info, runs, seeds, targets, protocol, dev, metric), runs
-
-
-def _sampler_configs(samplers) -> dict:
-    """names or {label: name | (name, params)} -> {label: (name, params)}."""
-    if isinstance(samplers, dict):
-        out = {}
-        for k, v in samplers.items():
-            name, params = (v, {}) if isinstance(v, str) else v
-            out[str(k)] = (name, dict(params))
-        return out
-    names = [s if isinstance(s, str) else s.name for s in samplers]
-    if len(set(names)) != len(names):
-        raise ValueError(f"sampler names repeat in {names}; give a dict of labels to compare configurations")
-    return {n: (n, {}) for n in names}
-
-
-def _save_reconstruction(signal, model, hist, folder):
-    import matplotlib.pyplot as plt
-    from pathlib import Path
-
-    from .plots import reconstruction
-
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    dev = next(model.parameters()).device
-    fig = reconstruction(signal, predict(model, signal.coords.to(dev)).cpu(),
-                         f"{hist.sampler}: {hist.final['steps']} steps, {hist.final['train_seconds']:.1f} s training")
-    fig.savefig(Path(folder) / f"reconstruction_{signal.name}_{hist.sampler}.png", dpi=90)
-    plt.close(fig)
-
-
-def summarise(signal: Signal, model_info: dict, runs: dict, seeds, targets, protocol: dict, device,
-              metric: str = "psnr") -> dict:
-    """The results dict (JSON layout shared by `compare` and the CLI) from {label: [History per
-    seed]}; time_to / steps_to refer to `metric` ("psnr" or a History.metrics key)."""
-    from .bench import machine_info
-
-    def med(vals):
-        vals = [v for v in vals if v is not None]
-        return float(statistics.median(vals)) if vals else None
-
-    def med_all(vals):  # a median only when every seed reached the target
-        return med(vals) if all(v is not None for v in vals) else None
-
-    res = {"signal": {"name": signal.name, "shape": list(signal.shape), "kind": signal.kind},
-           "model": model_info, "protocol": {**protocol, "seeds": list(seeds), "targets": list(targets)},
-           "machine": machine_info(device), "samplers": {}}
-    for n, hs in runs.items():
-        steps_to = {str(t): med_all([h.steps_to(t, metric) for h in hs]) for t in targets}
-        res["samplers"][n] = {
-            "final_psnr": med([h.final["psnr"] for h in hs]),
-            "final_ssim": med([h.final.get("ssim") for h in hs]),
-            **{f"final_{k}": med([h.final.get(k) for h in hs]) for k in hs[0].metrics},
-            "train_seconds": med([h.final["train_seconds"] for h in hs]),
-            "steps": int(med([h.final["steps"] for h in hs])),
-            "time_to": {str(t): med_all([h.time_to(t, metric) for h in hs]) for t in targets},
-            "steps_to": {k: (int(v) if v is not None else None) for k, v in steps_to.items()},
-            "per_seed": [{"seed": sd, "final_psnr": h.final["psnr"], "train_seconds": h.final["train_seconds"],
-                          "time_to": {str(t): h.time_to(t, metric) for t in targets}} for sd, h in zip(seeds, hs)],
-            "history": hs[0].to_dict(),
-        }
-    return res
-
-
-# --------------------------------------------------------------------------- callbacks
-
-class LivePlot:
-    """Callback for notebooks: PSNR vs step in ONE output that is updated in place at each
-    evaluation (a display handle, so outputs do not pile up; nbval ignores clear_output)."""
-
-    def __init__(self, title: str = "PSNR during training"):
-        self.title, self.handle, self.updates = title, None, 0
-
-    def __call__(self, step, hist, model):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        fig, ax = plt.subplots(figsize=(5, 3), constrained_layout=True)
-        ax.plot(hist.steps, hist.psnr, marker=".")
-        ax.set_xlabel("step")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(f"{self.title} — step {step}: {hist.psnr[-1]:.2f} dB")
-        ax.grid(alpha=0.3)
-        if self.handle is None:
-            self.handle = display(fig, display_id=True)  # None outside IPython: then it just prints
-        else:
-            self.handle.update(fig)
-        self.updates += 1
-        plt.close(fig)
-
-
-class SaveReconstructions:
-    """Callback: save target | reconstruction | error as `folder/step_000123.png` at every
-    evaluation (images only). Its time counts neither as training nor as evaluation."""
-
-    def __init__(self, signal: Signal, folder):
-        from pathlib import Path
-
-        if signal.kind != "image":
-            raise ValueError("SaveReconstructions draws images; use it with an image signal")
-        self.signal, self.folder = signal, Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.saved = []
-
-    def __call__(self, step, hist, model):
-        import matplotlib.pyplot as plt
-
-        from .plots import reconstruction
-
-        dev = next(model.parameters()).device
-        fig = reconstruction(self.signal, predict(model, self.signal.coords.to(dev)).cpu(),
-                             f"{hist.sampler}, step {step}")
-        path = self.folder / f"step_{step:06d}.png"
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
-        self.saved.append(path)
+    return model.to(_device.resolve(device)), hist

@@ -1,8 +1,11 @@
-"""Audio and 3D-shape signals: loaders (WAVs and meshes written here), metrics against hand
-computations, and the trainer on 1D and 3D grids."""
+"""Audio and 3D-shape signals (nint_lite.shapes): loaders (WAVs and meshes written here), metrics
+against hand computations, the metrics each signal carries, and the trainer on 1D and 3D grids."""
+import importlib.util
 import io
 import math
+import pickle
 import wave
+from functools import partial
 
 import numpy as np
 import pytest
@@ -10,8 +13,14 @@ import torch
 from scipy.io import wavfile
 
 import nint_lite as nl
+from nint_lite import shapes
+from nint_lite.signals import SAMPLES
 
-trimesh = pytest.importorskip("trimesh")
+# trimesh, libigl and scikit-image come with the [shapes] extra; tests that need them skip without
+HAVE_SHAPES = all(importlib.util.find_spec(m) for m in ("trimesh", "igl", "skimage"))
+needs_shapes = pytest.mark.skipif(not HAVE_SHAPES, reason="needs pip install 'nint_lite[shapes]'")
+if HAVE_SHAPES:
+    import trimesh
 
 
 # --------------------------------------------------------------------------- audio
@@ -129,52 +138,56 @@ def sphere_ply(tmp_path_factory):
     return p
 
 
+@needs_shapes
 def test_sphere_sdf_is_exact_to_one_voxel(sphere_ply):
     res = 24
-    sig = nl.load_shape(sphere_ply, resolution=res, cache=False)
+    sig = shapes.load_shape(sphere_ply, resolution=res, cache=False)
     assert sig.kind == "shape" and sig.shape == (res,) * 3 and sig.coords.shape == (res ** 3, 3)
     exact = sig.coords.norm(dim=1) - 0.9
     voxel = 2 / (res - 1)
     assert (sig.values[:, 0] - exact).abs().max() <= voxel
     assert sig.meta["field"] == "sdf" and sig.meta["level"] == 0.0
-    occ = nl.load_shape(sphere_ply, resolution=res, field="occupancy", cache=False)
+    occ = shapes.load_shape(sphere_ply, resolution=res, field="occupancy", cache=False)
     assert set(occ.values.unique().tolist()) == {0.0, 1.0}
     far = (exact.abs() > voxel)                              # away from the surface: no ambiguity
     assert torch.equal(occ.values[far, 0] == 1, exact[far] < 0)
-    assert nl.iou(sig.values, occ.values * -1 + 0.5) > 0.97  # SDF < 0 ⇔ occupancy 1
+    assert shapes.iou(sig.values, occ.values * -1 + 0.5) > 0.97  # SDF < 0 ⇔ occupancy 1
 
 
+@needs_shapes
 @pytest.mark.parametrize("ext", ["obj", "off", "stl"])
 def test_other_mesh_formats_give_the_same_field(sphere_ply, tmp_path, ext):
     m = trimesh.load(sphere_ply)
     p = tmp_path / f"s.{ext}"
     m.export(p)
-    a = nl.load_shape(sphere_ply, resolution=12, cache=False)
-    b = nl.load_shape(p, resolution=12, cache=False)
+    a = shapes.load_shape(sphere_ply, resolution=12, cache=False)
+    b = shapes.load_shape(p, resolution=12, cache=False)
     assert torch.allclose(a.values, b.values, atol=1e-4)
 
 
+@needs_shapes
 def test_shape_cache_is_reused_and_keyed_on_content(tmp_path):
     p = tmp_path / "box.ply"
     trimesh.creation.box(extents=(1, 1, 1)).export(p)
-    a = nl.load_shape(p, resolution=10)
+    a = shapes.load_shape(p, resolution=10)
     cache = tmp_path / "box.sdf-10.cache.npz"
     assert cache.exists()
     np.savez_compressed(cache, field=np.full((10,) * 3, 7, np.float32), sha1=np.array(
         str(np.load(cache)["sha1"])))                        # tamper: same key, other values
-    assert float(nl.load_shape(p, resolution=10).values[0]) == 7.0  # proves the cache is read
+    assert float(shapes.load_shape(p, resolution=10).values[0]) == 7.0  # proves the cache is read
     trimesh.creation.box(extents=(1, 2, 1)).export(p)       # new content: recomputed
-    b = nl.load_shape(p, resolution=10)
+    b = shapes.load_shape(p, resolution=10)
     assert float(b.values.max()) < 7 and not torch.allclose(a.values, b.values)
 
 
+@needs_shapes
 def test_open_mesh_warns_and_uses_winding_number_sign(tmp_path):
     m = trimesh.creation.icosphere(subdivisions=3)
     keep = m.triangles_center[:, 2] < 0.9                    # cut a small cap off the top
     p = tmp_path / "open.ply"
     trimesh.Trimesh(m.vertices, m.faces[keep]).export(p)
     with pytest.warns(UserWarning, match="not watertight"):
-        sig = nl.load_shape(p, resolution=16, cache=False)
+        sig = shapes.load_shape(p, resolution=16, cache=False)
     exact = sig.coords.norm(dim=1) - 0.9                     # the sphere still fills the box
     deep = exact < -0.3
     assert bool((sig.values[deep, 0] < 0).all())             # inside stays inside despite the hole
@@ -182,51 +195,91 @@ def test_open_mesh_warns_and_uses_winding_number_sign(tmp_path):
 
 def test_volume_array_is_used_as_the_field():
     vol = np.random.default_rng(0).standard_normal((4, 5, 6)).astype(np.float32)
-    sig = nl.load_shape(vol)
+    sig = shapes.load_shape(vol)
     assert sig.shape == (4, 5, 6) and torch.equal(sig.to_grid()[..., 0], torch.from_numpy(vol))
     assert sig.meta["data_range"] == pytest.approx(float(vol.max() - vol.min()))
 
 
+@needs_shapes
 def test_shape_bad_input(tmp_path, sphere_ply):
     with pytest.raises(FileNotFoundError):
-        nl.load_shape(tmp_path / "none.ply")
+        shapes.load_shape(tmp_path / "none.ply")
     bad = tmp_path / "bad.obj"
     bad.write_text("this is not a mesh\n")
     with pytest.raises(ValueError, match="no triangle faces|cannot read"):
-        nl.load_shape(bad, cache=False)
+        shapes.load_shape(bad, cache=False)
     pts = tmp_path / "points.ply"
     trimesh.PointCloud(np.random.default_rng(0).random((20, 3))).export(pts)
     with pytest.raises(ValueError, match="no triangle faces"):
-        nl.load_shape(pts, cache=False)
+        shapes.load_shape(pts, cache=False)
     for r in (4, 7, 513, 2.5):
         with pytest.raises(ValueError, match=r"\[8, 512\]"):
-            nl.load_shape(sphere_ply, resolution=r)
+            shapes.load_shape(sphere_ply, resolution=r)
     with pytest.raises(ValueError, match="unknown field"):
-        nl.load_shape(sphere_ply, field="udf")
+        shapes.load_shape(sphere_ply, field="udf")
     with pytest.raises(ValueError, match="D, H, W"):
-        nl.load_shape(np.zeros((4, 4)))
+        shapes.load_shape(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="NaN"):
-        nl.load_shape(np.full((3, 3, 3), np.nan))
+        shapes.load_shape(np.full((3, 3, 3), np.nan))
 
 
+@needs_shapes
 def test_to_mesh_and_save_ply_on_a_sphere(sphere_ply, tmp_path):
-    sig = nl.load_shape(sphere_ply, resolution=24, cache=False)
-    v, f = nl.to_mesh(sig.values, sig)
+    sig = shapes.load_shape(sphere_ply, resolution=24, cache=False)
+    v, f = shapes.to_mesh(sig.values, sig)
     r = np.linalg.norm(v, axis=1)
     assert f.shape[1] == 3 and np.abs(r - 0.9).max() < 2 / 23   # on the sphere, in [-1, 1] units
-    p = nl.save_ply(tmp_path / "rec.ply", v, f)
+    p = shapes.save_ply(tmp_path / "rec.ply", v, f)
     back = trimesh.load(p, process=False)
     assert np.allclose(back.vertices, v, atol=1e-6) and np.array_equal(back.faces, f)
     with pytest.raises(ValueError, match="no surface"):
-        nl.to_mesh(torch.ones_like(sig.values), sig)
+        shapes.to_mesh(torch.ones_like(sig.values), sig)
     with pytest.raises(ValueError, match="3D grid"):
-        nl.to_mesh(torch.zeros(16, 1), nl.load_image(np.zeros((4, 4))))
+        shapes.to_mesh(torch.zeros(16, 1), nl.load_image(np.zeros((4, 4))))
 
 
+@needs_shapes
 def test_bundled_bunny_is_a_closed_shape():
     sig = nl.sample_signal("shape", resolution=16)
     inside = (sig.values < 0).float().mean().item()
     assert 0.05 < inside < 0.5 and sig.coords.abs().max() == 1
+
+
+def test_shapes_register_the_bunny_and_sample_shape_loads_it():
+    for name in ("bunny", "shape"):
+        assert SAMPLES[name][0] is shapes.load_shape and SAMPLES[name][1] == "shapes/bunny.ply"
+    with pytest.raises(ValueError, match="unknown sample shape 'camera'; valid names: .*bunny"):
+        shapes.sample_shape("camera")
+    with pytest.raises(ValueError, match="load_shape, which does not accept"):
+        shapes.sample_shape(size=16)
+
+
+@needs_shapes
+def test_sample_shape_is_sample_signal():
+    a, b = shapes.sample_shape(resolution=8, field="occupancy"), nl.sample_signal("bunny", resolution=8,
+                                                                               field="occupancy")
+    assert a.name == "bunny" and a.meta == b.meta and torch.equal(a.values, b.values)
+
+
+# --------------------------------------------------------------------------- the metrics a signal carries
+
+def test_each_signal_carries_its_metrics(tmp_path):
+    p = tmp_path / "a.wav"
+    wavfile.write(p, 100, (np.sin(np.arange(50)) * 1e4).astype(np.int16))
+    assert nl.load_audio(p).metrics == {"si_snr": nl.si_snr}
+    assert nl.load_image(np.zeros((4, 4))).metrics == {}
+    vol = np.linspace(-1, 1, 27).reshape(3, 3, 3)
+    for field, level, inside in (("sdf", 0.0, "below"), ("occupancy", 0.5, "above")):
+        sig = shapes.load_shape((vol > 0).astype(np.float32) if field == "occupancy" else vol, field=field)
+        fn = sig.metrics["iou"]
+        assert sig.meta["field"] == field and sig.meta["level"] == level
+        assert isinstance(fn, partial) and fn.func is shapes.iou
+        assert fn.keywords == {"level": level, "inside": inside}
+        pred = sig.values.roll(1, 0)
+        assert fn(pred, sig.values) == shapes.iou(pred, sig.values, level, inside) < 1
+        assert fn(sig.values, sig.values) == 1.0
+        back = pickle.loads(pickle.dumps(sig))               # e.g. sent to a worker process
+        assert back.metrics["iou"](pred, sig.values) == fn(pred, sig.values)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -249,25 +302,26 @@ def test_si_snr_by_hand():
 def test_iou_by_hand():
     a = torch.tensor([-1.0, -1.0, 1.0, 1.0, -1.0])           # inside (SDF < 0): {0, 1, 4}
     b = torch.tensor([-1.0, 1.0, 1.0, -1.0, -1.0])           # inside: {0, 3, 4}
-    assert nl.iou(a, b) == pytest.approx(2 / 4)
+    assert shapes.iou(a, b) == pytest.approx(2 / 4)
     occ_a, occ_b = (a < 0).float(), (b < 0).float()
-    assert nl.iou(occ_a, occ_b, level=0.5, inside="above") == pytest.approx(0.5)
-    assert nl.iou(torch.ones(3), torch.ones(3)) == 1.0      # both empty
+    assert shapes.iou(occ_a, occ_b, level=0.5, inside="above") == pytest.approx(0.5)
+    assert shapes.iou(torch.ones(3), torch.ones(3)) == 1.0      # both empty
     with pytest.raises(ValueError, match="inside"):
-        nl.iou(a, b, inside="left")
+        shapes.iou(a, b, inside="left")
 
 
+@needs_shapes
 def test_chamfer_by_hand_and_on_meshes():
     a = np.array([[0.0, 0, 0], [1, 0, 0]])
     b = np.array([[0.0, 0, 0.5]])
     # a→b: 0.5 and sqrt(1.25); b→a: 0.5
-    assert nl.chamfer(a, b) == pytest.approx(0.5 * ((0.5 + math.sqrt(1.25)) / 2 + 0.5))
+    assert shapes.chamfer(a, b) == pytest.approx(0.5 * ((0.5 + math.sqrt(1.25)) / 2 + 0.5))
     s1 = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
     s2 = trimesh.creation.icosphere(subdivisions=4, radius=1.1)
-    d = nl.chamfer((s1.vertices, s1.faces), (s2.vertices, s2.faces), n_points=20000)
+    d = shapes.chamfer((s1.vertices, s1.faces), (s2.vertices, s2.faces), n_points=20000)
     assert d == pytest.approx(0.1, abs=0.01)                 # concentric spheres 0.1 apart
     with pytest.raises(ValueError, match="mesh"):
-        nl.chamfer(np.zeros((3, 2)), a)
+        shapes.chamfer(np.zeros((3, 2)), a)
 
 
 # --------------------------------------------------------------------------- training
@@ -286,6 +340,7 @@ def test_fit_audio_records_si_snr_and_improves():
         hist.time_to(0.5, metric="iou")
 
 
+@needs_shapes
 @pytest.mark.parametrize("sampler", ["full", "int", "nint", "soft", "evos"])
 def test_fit_shape_records_iou(sampler):
     sig = nl.sample_signal("shape", resolution=12)

@@ -1,4 +1,5 @@
-"""Classroom: student copies (nint_lite.classroom) and the exercise self-checks (nint_lite.checks).
+"""Classroom: student copies (nint_lite.classroom) and the exercise self-checks
+(nint_lite.classroom.checks, which the notebooks call as nl.checks).
 
 (a) the generator on a small synthetic notebook; (b) the committed student copies are up to date;
 (c) every student notebook runs to its first exercise and raises NotImplementedError there and
@@ -16,7 +17,8 @@ import pytest
 import torch
 from torch.func import functional_call, jvp, vjp
 
-from nint_lite import checks, classroom, ntk
+from nint_lite import classroom, ntk
+from nint_lite.classroom import checks
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS, STUDENT = ROOT / "notebooks", ROOT / "notebooks" / "student"
@@ -90,6 +92,21 @@ def test_generator_replaces_fences_and_keeps_everything_else(tmp_path):
 def test_unmatched_fence_is_an_error():
     with pytest.raises(ValueError, match="unmatched"):
         classroom.strip_solutions("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
+
+
+def test_missing_source_directory_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="src_dir"):
+        classroom.generate(tmp_path / "nowhere", tmp_path / "dst")
+    res = subprocess.run([sys.executable, "-m", "nint_lite.classroom", str(tmp_path / "nowhere"), str(tmp_path)],
+                         capture_output=True, text=True)
+    assert res.returncode != 0 and "src_dir" in res.stderr
+
+
+def test_importing_the_checks_is_light():
+    code = ("import sys, nint_lite.classroom.checks, nint_lite.classroom.widgets; "
+            "print(sorted(m for m in ('ipywidgets', 'matplotlib', 'nbformat') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_command_line(tmp_path):
@@ -200,8 +217,13 @@ def _row(model, x, q, mode="ok"):
     return row
 
 
-# the reference step and its wrong variants come from the check itself
-_step = checks._step
+def _step(model, opt, x, y, idx, zero=True, full=False, reduce=torch.mean):
+    """A textbook step and, with zero / full / reduce, the mistakes train_step must name."""
+    sel = slice(None) if full else idx
+    if zero:
+        opt.zero_grad()
+    reduce((model(x[sel]) - y[sel]) ** 2).backward()
+    opt.step()
 
 
 def _time_to(seconds, psnr, target, op=float.__ge__, last=False, index=False, missing=None):

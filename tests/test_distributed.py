@@ -1,4 +1,4 @@
-"""nint_lite.distributed against the single-process code, with 2 real gloo processes.
+"""nint_lite.lab.distributed against the single-process code, with 2 real gloo processes.
 
 One module fixture starts 2 ranks (subprocesses with torchrun's environment, a free port, one
 thread each, a timeout) that compute everything the comparisons need; each test then checks one
@@ -16,7 +16,9 @@ import pytest
 import torch
 
 import nint_lite as nl
-from nint_lite import bench, distributed as D, ntk
+from nint_lite import ntk
+from nint_lite.lab import distributed as D
+from nint_lite.lab.cli import main
 from nint_lite.samplers import make_sampler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def _scores(n):
 def _worker(out_dir):
     """Runs on each rank: save this rank's results to out_dir/rank{r}.pt."""
     torch.set_num_threads(1)
-    ctx = D.init(timeout_s=TIMEOUT)
+    ctx = D.init(backend="gloo", timeout_s=TIMEOUT)  # CPU tensors, compared with one CPU process
     sig, model = _setup()
     res = {}
     for n in (sig.n, 37):  # 37: shards of 18 and 19
@@ -73,8 +75,8 @@ def ranks(tmp_path_factory):
     code = f"import test_distributed as t; t._worker({str(out)!r})"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,
-                              env=_env(RANK=r, LOCAL_RANK=r, WORLD_SIZE=2, MASTER_ADDR="127.0.0.1",
-                                       MASTER_PORT=port))
+                              env=_env(RANK=r, LOCAL_RANK=r, WORLD_SIZE=2, LOCAL_WORLD_SIZE=2,
+                                       MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
              for r in range(2)]
     logs = []
     try:
@@ -117,7 +119,7 @@ def test_twenty_distributed_steps_equal_single_process_steps_on_the_same_selecti
     sel = ranks[0]["selections"]
     assert sel == ranks[1]["selections"] and len(sel) == STEPS  # every rank selected alike
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for t in range(STEPS):  # train.fit's step, on the selection the ranks made
+    for t in range(STEPS):  # plain PyTorch steps on the selection the ranks made
         idx = torch.tensor(sel[t])
         loss = torch.mean((model(sig.coords[idx]) - sig.values[idx]) ** 2)
         opt.zero_grad()
@@ -157,6 +159,16 @@ def test_bad_arguments_are_clear_errors(monkeypatch):
         monkeypatch.delenv(k, raising=False)
     with pytest.raises(ValueError, match="torchrun"):
         D.init()
+    env = {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1",
+           "LOCAL_RANK": str(torch.cuda.device_count())}  # one past the last GPU (or CPU only)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValueError, match="one GPU per process"):
+        D.init(backend="nccl")
+    with pytest.raises(ValueError, match="unknown backend"):
+        D.init(backend="mpi")
+    for k in env:
+        monkeypatch.delenv(k)
     with pytest.raises(ValueError, match="variant='paper'"):
         D.DistributedNINT(variant="official")
     sig, model = _setup()
@@ -194,19 +206,28 @@ def _torchrun(args, timeout=TIMEOUT):
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
-def test_cli_fit_distributed_under_torchrun(tmp_path):
-    p = _torchrun(["-m", "nint_lite", "fit", "--input", "image", "--size", "12", "--hidden", "16",
-                   "--layers", "2", "--steps", "4", "--samplers", "nint", "--distributed", "--quiet",
-                   "--out", str(tmp_path)])
+def test_cli_fit_distributed_under_torchrun_writes_the_json_layout(tmp_path):
+    args = ["fit", "--input", "image", "--size", "12", "--hidden", "16", "--layers", "2", "--steps", "4",
+            "--samplers", "nint", "--quiet", "--out", str(tmp_path)]
+    p = _torchrun(["-m", "nint_lite", *args, "--distributed", "--json", str(tmp_path / "x2.json")])
     assert p.returncode == 0, p.stderr
     assert "2 ranks" in p.stdout and p.stdout.count("final: PSNR") == 1  # rank 0 prints, once
+    assert p.stdout.count("wrote ") == 1
+    res = json.loads((tmp_path / "x2.json").read_text())
+    assert main([*args, "--json", str(tmp_path / "one.json")]) == 0  # the same fit, one process
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert list(res) == list(one)
+    # SSIM would need every rank's predictions on one rank: sharded fits report PSNR only
+    assert [k for k in one["summary"]["nint"] if k != "final_ssim"] == list(res["summary"]["nint"])
+    assert res["protocol"]["ranks"] == 2 and res["summary"]["nint"]["steps"]["median"] == 4
+    assert res["model"] == one["model"] and res["signal"] == one["signal"]
 
 
 def test_a_failing_rank_makes_torchrun_exit_nonzero(tmp_path):
     script = tmp_path / "fail.py"
     script.write_text(
         "import torch, torch.distributed as dist\n"
-        "from nint_lite import distributed as D\n"
+        "from nint_lite.lab import distributed as D\n"
         "ctx = D.init(timeout_s=60)\n"
         "if ctx.rank == 1:\n"
         "    raise RuntimeError('rank 1 fails on purpose')\n"
@@ -216,22 +237,7 @@ def test_a_failing_rank_makes_torchrun_exit_nonzero(tmp_path):
     assert "rank 1 fails on purpose" in p.stderr + p.stdout
 
 
-# --------------------------------------------------------------------------- bench scale
-
-def test_bench_scale_reports_every_size(tmp_path):
-    lines = []
-    res = bench.bench_scale(sizes=(8,), hidden=8, layers=2, chunk_size=32, threads=1, out=lines.append)
-    assert set(res["sizes"]) == {"64"} and res["chunk_size"] == 32
-    for row in res["sizes"].values():
-        for part in ("scoring", "step", "step_one_shot"):
-            assert row[part]["s"] > 0 and row[part]["peak_mib"] >= 0
-    assert "score s" in lines[1] and len(lines) == 3
-    json.dumps(res)  # JSON-ready
-
-
 def test_cli_distributed_without_torchrun_is_a_clear_error(monkeypatch, capsys):
-    from nint_lite.__main__ import main
-
     for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(k, raising=False)
     assert main(["fit", "--distributed", "--steps", "1"]) == 2

@@ -1,4 +1,5 @@
-"""Unit tests for nint_lite.metrics: PSNR by hand, SSIM against scikit-image."""
+"""Unit tests for nint_lite.metrics: PSNR by hand, SSIM against scikit-image (SI-SNR, IoU and
+Chamfer: tests/test_audio_and_shapes.py)."""
 import math
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from nint_lite import metrics
 from nint_lite.metrics import psnr, ssim
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "images"
@@ -51,6 +53,19 @@ def test_psnr_numpy_torch_and_mixed_agree():
         assert psnr(x, y) == pytest.approx(expected, abs=1e-9)
     # grad-tracking tensors are fine too
     assert psnr(a.clone().requires_grad_(), b) == pytest.approx(expected, abs=1e-9)
+
+
+def test_psnr_keeps_each_inputs_dtype():
+    # uint8 prediction against a float target: nothing is cast to the other's dtype (no rounding)
+    a, b = np.array([0, 255], np.uint8), np.array([0.0, 254.5])
+    assert psnr(a, b, data_range=255) == pytest.approx(10 * math.log10(255 ** 2 / 0.125), abs=1e-9)
+    assert psnr(torch.tensor([0.1], dtype=torch.float16), torch.tensor([0.1], dtype=torch.float64)) \
+        == pytest.approx(10 * math.log10(1 / (float(np.float16(0.1)) - 0.1) ** 2), abs=1e-6)
+
+
+def test_shape_metrics_live_in_nint_lite_shapes():
+    assert metrics.__all__ == ["psnr", "ssim", "si_snr"]
+    assert not hasattr(metrics, "iou") and not hasattr(metrics, "chamfer")
 
 
 def test_psnr_identical_is_inf():

@@ -1,5 +1,6 @@
-"""Unit tests for nint_lite.plots: every figure's structure (axes, titles, labels, colour bars),
-gray and RGB signals, the numbers it draws against nint_lite.ntk, and the ValueError cases.
+"""Unit tests for nint_lite.plots (and the 3D figures of nint_lite.shapes): every figure's structure
+(axes, titles, labels, colour bars), gray and RGB signals, the numbers it draws against
+nint_lite.ntk, the fit callbacks, and the ValueError cases.
 
 Tiny models (hidden 8, 2 hidden layers) on 8×8..12×12 images keep the file fast.
 """
@@ -14,7 +15,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import nint_lite as nl  # noqa: E402
-from nint_lite import ntk, plots  # noqa: E402
+from nint_lite import ntk, plots, shapes  # noqa: E402
 from nint_lite.signals import Signal, grid  # noqa: E402
 
 
@@ -244,12 +245,29 @@ def test_other_bad_input():
         plots.edge_and_flat(nl.load_image(np.zeros((2, 5), np.float32)))
 
 
+# --------------------------------------------------------------------------- fit callbacks
+
+def test_callbacks_live_plot_and_reconstructions(tmp_path):
+    sig = _gray(8)
+    saver, live = plots.SaveReconstructions(sig, tmp_path / "rec"), plots.LivePlot()
+    h = nl.fit(nl.make_model("siren", 2, 1, hidden=8, layers=2, seed=0), sig, steps=4, eval_every=2,
+               progress=False, device="cpu", callbacks=[saver, live])
+    assert [p.name for p in saver.saved] == ["step_000000.png", "step_000002.png", "step_000004.png"]
+    assert all(p.stat().st_size > 0 for p in saver.saved)
+    assert live.updates == 3 and h.steps == [0, 2, 4]
+    assert not plt.get_fignums()                             # every figure closed after use
+    with pytest.raises(ValueError, match="image signal"):
+        plots.SaveReconstructions(_audio(), tmp_path / "x")
+
+
 # --------------------------------------------------------------------------- audio and 3D figures
 
 def test_training_curves_draw_a_chosen_metric():
     sig = Signal(grid((40,)), torch.sin(torch.linspace(0, 6, 40))[:, None],
-                 (40,), kind="audio", meta={"sample_rate": 40, "data_range": 2.0})
-    h = nl.fit(nl.make_model("siren", 1, 1, hidden=8, layers=2, seed=0), sig, steps=4, eval_every=2,
+                 (40,), kind="audio", meta={"sample_rate": 40, "data_range": 2.0},
+                 metrics={"si_snr": nl.si_snr})          # what load_audio gives a sound
+    model = nl.make_model("siren", 1, 1, hidden=8, layers=2, seed=0, first_w0=300.0)
+    h = nl.fit(model, sig, steps=4, eval_every=2,
                progress=False, device="cpu")
     fig = plots.training_curves({"full": h}, metric="si_snr")
     a, b = fig.axes
@@ -274,16 +292,17 @@ def test_waveforms_draw_target_reconstruction_and_error():
 
 
 def test_field_slices_and_meshes():
-    sig = nl.load_shape(np.linalg.norm(np.stack(np.meshgrid(*[np.linspace(-1, 1, 9)] * 3, indexing="ij")), axis=0) - 0.5)
-    fig = plots.field_slices(sig, {"shifted": sig.values + 0.1})
+    sig = shapes.load_shape(np.linalg.norm(np.stack(np.meshgrid(*[np.linspace(-1, 1, 9)] * 3, indexing="ij")), axis=0) - 0.5)
+    fig = shapes.field_slices(sig, {"shifted": sig.values + 0.1})
     ims = [im for ax in fig.axes for im in ax.images]
     assert len(ims) == 6                                      # 2 fields × 3 axes
     assert np.allclose(ims[0].get_array(), sig.to_grid()[4, :, :, 0].numpy())   # middle slice, axis 0
     assert all(ax.collections for ax in fig.axes[:3])          # the surface contour is drawn
-    v, f = nl.to_mesh(sig.values, sig)
-    fig = plots.meshes({"a": (v, f), "b": (v, f)}, up=1)
+    pytest.importorskip("skimage")                          # marching cubes: the [shapes] extra
+    v, f = shapes.to_mesh(sig.values, sig)
+    fig = shapes.meshes({"a": (v, f), "b": (v, f)}, up=1)
     assert len(fig.axes) == 2 and all(ax.name == "3d" for ax in fig.axes)
     with pytest.raises(ValueError, match="3D grid"):
-        plots.field_slices(_gray())
+        shapes.field_slices(_gray())
     with pytest.raises(ValueError, match="at least one"):
-        plots.meshes({})
+        shapes.meshes({})

@@ -8,7 +8,8 @@ import torch
 
 import nint_lite as nl
 from nint_lite import ntk, schedules
-from nint_lite.samplers import SAMPLERS, Selection, View, canny_edges, make_sampler
+from nint_lite.baselines import canny_edges
+from nint_lite.samplers import SAMPLERS, Selection, View, make_sampler
 from nint_lite.signals import grid
 
 ALL = sorted(SAMPLERS)

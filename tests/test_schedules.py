@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from nint_lite import schedules as S
+from nint_lite import baselines as B, schedules as S
 
 
 # --------------------------------------------------------------------------- ratio schedules
@@ -127,23 +127,23 @@ def test_unknown_interval():
 # --------------------------------------------------------------------------- EVOS key iterations
 
 def test_evos_72_key_iterations_in_5000():
-    keys = [t for t in range(5000) if S.evos_is_key(t, 5000)]
+    keys = [t for t in range(5000) if B.evos_is_key(t, 5000)]
     assert len(keys) == 72
 
 
 def test_evos_key_hand_cases():
     T = 5000
-    assert not S.evos_is_key(0, T)           # 0 mod 100 = 0
-    assert S.evos_is_key(1, T)               # 1 mod 100 = 1
-    assert not S.evos_is_key(2, T)
-    assert S.evos_is_key(101, T) is False    # ⌊100 − 1.01⌋ = 98; 101 mod 98 = 3
+    assert not B.evos_is_key(0, T)           # 0 mod 100 = 0
+    assert B.evos_is_key(1, T)               # 1 mod 100 = 1
+    assert not B.evos_is_key(2, T)
+    assert B.evos_is_key(101, T) is False    # ⌊100 − 1.01⌋ = 98; 101 mod 98 = 3
     # t = 99: ⌊100 − 0.99⌋ = 99 -> 99 mod 99 = 0; t = 100: ⌊99⌋ = 99 -> 1 -> key
-    assert not S.evos_is_key(99, T)
-    assert S.evos_is_key(100, T)
+    assert not B.evos_is_key(99, T)
+    assert B.evos_is_key(100, T)
     # late: ⌊100 − 50·4999/5000⌋ = 50; key steps there are ≡ 1 (mod 50)
-    assert S.evos_is_key(4951, T) and not S.evos_is_key(4950, T)
+    assert B.evos_is_key(4951, T) and not B.evos_is_key(4950, T)
     # the gap between consecutive keys shrinks from ~100 to ~50
-    keys = [t for t in range(T) if S.evos_is_key(t, T)]
+    keys = [t for t in range(T) if B.evos_is_key(t, T)]
     gaps = [b - a for a, b in zip(keys, keys[1:])]
     assert 95 <= gaps[0] <= 100 and 50 <= gaps[-1] <= 55
 
@@ -179,10 +179,10 @@ def test_nint_share_official():
 # --------------------------------------------------------------------------- Soft Mining
 
 def test_soft_exponent():
-    assert S.soft_exponent(0) == 0.0
-    assert S.soft_exponent(250) == pytest.approx(0.25)
-    assert S.soft_exponent(599) == pytest.approx(0.599)
-    assert S.soft_exponent(599) < 0.6
-    assert S.soft_exponent(600) == pytest.approx(0.6)
-    assert S.soft_exponent(601) == pytest.approx(0.6)
-    assert S.soft_exponent(5000) == pytest.approx(0.6)
+    assert B.soft_exponent(0) == 0.0
+    assert B.soft_exponent(250) == pytest.approx(0.25)
+    assert B.soft_exponent(599) == pytest.approx(0.599)
+    assert B.soft_exponent(599) < 0.6
+    assert B.soft_exponent(600) == pytest.approx(0.6)
+    assert B.soft_exponent(601) == pytest.approx(0.6)
+    assert B.soft_exponent(5000) == pytest.approx(0.6)

@@ -1,4 +1,5 @@
-"""Unit tests for nint_lite.signals: grids, image loading, bundled samples, bad input."""
+"""Unit tests for nint_lite.signals: grids, the Signal record, image loading, bundled samples and
+where they live, bad input."""
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +8,11 @@ import torch
 from PIL import Image
 
 import nint_lite as nl
-from nint_lite.signals import SAMPLES, Signal, grid, load_image, sample_signal
+import nint_lite.shapes  # noqa: F401  (registers "bunny" and "shape" in SAMPLES)
+from nint_lite.signals import SAMPLES, Signal, data_dir, grid, load_image, sample_signal
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "images"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data" / "images"
 CAMERA, ASTRONAUT, COFFEE = DATA / "camera.png", DATA / "astronaut.png", DATA / "coffee.png"
 LUMA = np.array([0.2125, 0.7154, 0.0721])  # ITU-R BT.709
 
@@ -53,6 +56,22 @@ def test_grid_custom_bounds():
 def test_grid_bad_shape(shape):
     with pytest.raises(ValueError, match="positive"):
         grid(shape)
+
+
+# --------------------------------------------------------------------------- Signal
+
+def test_signal_metrics_default_empty_and_kept_out_of_repr_and_eq():
+    x, v = grid((2, 3)), torch.zeros(6, 1)
+    plain = Signal(x, v, (2, 3))
+    assert plain.metrics == {} and Signal(x, v, (2, 3)).metrics is not plain.metrics  # no shared dict
+    judged = Signal(x, v, (2, 3), metrics={"mean": lambda p, t: float((p - t).mean())})
+    assert judged == plain and repr(judged) == repr(plain) and "metrics" not in repr(judged)
+    assert judged.metrics["mean"](v + 1, v) == 1.0
+
+
+def test_signal_has_no_device_helpers():
+    s = load_image(np.zeros((2, 2)))
+    assert not hasattr(s, "to") and not hasattr(s, "device")  # move s.coords / s.values instead
 
 
 # --------------------------------------------------------------------------- load_image
@@ -255,7 +274,6 @@ def test_sample_signal_names(name):
 def test_sample_signal_kinds_and_loader_options():
     assert {SAMPLES[n][0].__name__ for n in SAMPLES} == {"load_image", "load_audio", "load_shape"}
     assert sample_signal("speech", seconds=0.01).kind == "audio"
-    assert sample_signal("bunny", resolution=8).kind == "shape"
     with pytest.raises(ValueError, match="load_audio, which does not accept"):
         sample_signal("audio", size=16)
 
@@ -271,6 +289,18 @@ def test_sample_signal_unknown_name_lists_valid_names():
         sample_signal("nope")
     for name in SAMPLES:
         assert name in str(e.value)
+
+
+def test_data_dir_is_the_checkouts_data_or_nint_lite_data(monkeypatch, tmp_path):
+    monkeypatch.delenv("NINT_LITE_DATA", raising=False)
+    assert data_dir() == ROOT / "data"                      # a clone or editable install
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "camera.png").write_bytes(CAMERA.read_bytes())
+    monkeypatch.setenv("NINT_LITE_DATA", str(tmp_path))
+    assert data_dir() == tmp_path and sample_signal("camera", size=8).shape == (8, 8)
+    monkeypatch.setenv("NINT_LITE_DATA", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="NINT_LITE_DATA"):
+        sample_signal("camera")
 
 
 def test_public_api_reexports():

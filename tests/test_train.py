@@ -1,4 +1,4 @@
-"""Unit tests for nint_lite.train (fit, History, predict, resolve_device) and the CLI."""
+"""Unit tests for nint_lite.train (fit, History, predict) and nint_lite.device."""
 import json
 import math
 
@@ -9,8 +9,8 @@ from PIL import Image
 from torch import nn
 
 import nint_lite as nl
-from nint_lite.__main__ import main
-from nint_lite.train import History, fit, predict, resolve_device
+from nint_lite.device import resolve as resolve_device
+from nint_lite.train import History, fit, predict
 
 
 @pytest.fixture(scope="module")
@@ -254,63 +254,3 @@ def test_nonfinite_output_raises(camera16, value):
 def test_huge_lr_raises(camera16):
     with pytest.raises(FloatingPointError, match="lower learning rate"):
         _fit(_model("relu"), camera16, steps=50, lr=1e6, eval_every=1)
-
-
-# --------------------------------------------------------------------------- CLI
-
-def test_cli_fit(tmp_path, capsys):
-    rc = main(["fit", "--signal", "camera", "--size", "16", "--hidden", "16", "--layers", "2",
-               "--steps", "5", "--out", str(tmp_path), "--quiet"])
-    assert rc == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert out[0].startswith("fitting siren 2x16 to camera (16, 16)")
-    final = out[-1]
-    assert final.startswith("final: PSNR ") and "after 5 steps" in final
-    png = tmp_path / "fit_camera_siren_full.png"
-    assert png.is_file() and str(png) in final
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with Image.open(png) as im:
-        assert im.size[0] > 100 and im.size[1] > 100
-    # the table: header, then one row per evaluation (every steps // 10 -> every step)
-    rows = [line.split() for line in out if line.split() and line.split()[0].isdigit()]
-    assert [int(r[0]) for r in rows] == [0, 1, 2, 3, 4, 5]
-
-
-def test_cli_image_path(tmp_path, capsys):
-    img = tmp_path / "tiny.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(img)
-    rc = main(["fit", "--signal", str(img), "--size", "12", "--model", "relu", "--hidden", "16",
-               "--layers", "2", "--steps", "3", "--out", str(tmp_path / "o"), "--quiet"])
-    assert rc == 0
-    assert (tmp_path / "o" / "fit_tiny_relu_full.png").is_file()
-
-
-def _run_cli(argv):
-    try:
-        return main(argv)
-    except SystemExit as e:  # argparse errors exit rather than return
-        return e.code
-
-
-def test_cli_unknown_model(tmp_path, capsys):
-    rc = _run_cli(["fit", "--signal", "camera", "--size", "16", "--model", "banana",
-                   "--steps", "2", "--out", str(tmp_path), "--quiet"])
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert "banana" in err and "invalid choice" in err
-    assert not list(tmp_path.iterdir())
-
-
-def test_cli_missing_file(tmp_path, capsys):
-    rc = _run_cli(["fit", "--signal", str(tmp_path / "nope.png"), "--size", "16", "--steps", "2",
-                   "--out", str(tmp_path), "--quiet"])
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error:") and "not found" in err
-
-
-def test_cli_bad_device(tmp_path, capsys):
-    rc = _run_cli(["fit", "--signal", "camera", "--size", "16", "--hidden", "16", "--layers", "2",
-                   "--steps", "2", "--device", "banana", "--out", str(tmp_path), "--quiet"])
-    assert rc == 2
-    assert "unknown device 'banana'" in capsys.readouterr().err

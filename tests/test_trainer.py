@@ -1,12 +1,13 @@
-"""The full trainer (chapter 5): stopping rules, clocks, faults, checkpoints, compare, CLI."""
+"""The full trainer (chapter 5): stopping rules, clocks, faults, checkpoints, the device rule,
+train_step and a loop you write yourself."""
 import json
 
 import pytest
 import torch
 
 import nint_lite as nl
-from nint_lite.__main__ import main
-from nint_lite.train import LivePlot, SaveReconstructions, compare, fit, load_checkpoint
+from nint_lite.plots import LivePlot, SaveReconstructions
+from nint_lite.train import fit, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -102,58 +103,6 @@ def test_callbacks_live_plot_and_reconstructions(cam, tmp_path):
     assert live.updates == 3 and h.steps == [0, 5, 10]
 
 
-def test_compare_same_initial_weights_and_layout(cam):
-    res, runs = compare(cam, ["full", "uniform", "nint"], hidden=16, layers=2, steps=20, lr=1e-3,
-                        targets=(10.0, 99.0), seeds=(0, 1), device="cpu", progress=False)
-    # every sampler starts from the same weights for a seed: identical PSNR at step 0
-    for i in range(2):
-        assert len({hs[i].psnr[0] for hs in runs.values()}) == 1
-    assert runs["full"][0].psnr[0] != runs["full"][1].psnr[0]  # but seeds differ
-    s = res["samplers"]["nint"]
-    assert set(s) >= {"final_psnr", "train_seconds", "steps", "time_to", "steps_to", "history"}
-    assert s["time_to"]["99.0"] is None and s["steps_to"]["99.0"] is None
-    assert s["steps"] == 20 and res["machine"]["cpu_count"] >= 1
-    json.dumps(res)
-
-
-def test_compare_labelled_configurations_and_other_metrics(cam):
-    configs = {"mix": ("nint", {"ntk_share": 0.0}), "nint": "nint", "dense": ("int", {"interval": "dense"})}
-    res, runs = compare(cam, configs, hidden=16, layers=2, steps=10, lr=1e-3, targets=(10.0,),
-                        seeds=(0,), device="cpu", progress=False)
-    assert list(runs) == ["mix", "nint", "dense"] and runs["mix"][0].sampler == "mix"
-    assert res["protocol"]["samplers"]["mix"] == {"name": "nint", "ntk_share": 0.0}
-    # the mix really ran without the NTK part: its selections differ from the paper schedule's
-    assert runs["mix"][0].psnr[-1] != runs["nint"][0].psnr[-1]
-    with pytest.raises(ValueError, match="repeat"):
-        compare(cam, ["nint", "nint"], steps=2, progress=False)
-    with pytest.raises(ValueError, match="bad parameter"):
-        compare(cam, {"x": ("nint", {"nope": 1})}, steps=2, progress=False)
-    audio = nl.sample_signal("audio", seconds=0.01)
-    res, runs = compare(audio, ["full", "nint"], hidden=16, layers=2, steps=6, lr=1e-4, targets=(-100.0, 500.0),
-                        seeds=(0,), device="cpu", progress=False, metric="si_snr", model_kw={"first_w0": 300.0})
-    s = res["samplers"]["nint"]
-    assert s["time_to"]["-100.0"] == 0.0 and s["time_to"]["500.0"] is None
-    assert s["final_si_snr"] == runs["nint"][0].final["si_snr"] and res["model"]["first_w0"] == 300.0
-
-
-def test_cli_compare_and_fit_json(tmp_path, capsys):
-    out = tmp_path / "o"
-    assert main(["compare", "--signal", "camera", "--size", "16", "--hidden", "16", "--layers", "2",
-                 "--samplers", "full,nint", "--steps", "10", "--out", str(out), "--quiet",
-                 "--target-psnr", "8"]) == 0
-    text = capsys.readouterr().out
-    assert "vs full" in text and "nint" in text
-    res = json.loads((out / "compare_camera.json").read_text())
-    assert set(res["samplers"]) == {"full", "nint"} and (out / "compare_camera.png").exists()
-    assert main(["fit", "--signal", "camera", "--size", "16", "--hidden", "16", "--layers", "2",
-                 "--samplers", "int", "--steps", "5", "--out", str(out), "--quiet",
-                 "--json", str(out / "fit.json"), "--save"]) == 0
-    one = json.loads((out / "fit.json").read_text())
-    assert list(one["samplers"]) == ["int"] and "history" in one["samplers"]["int"]
-    assert (out / "fit_camera_siren_int.pt").exists()
-    assert main(["compare", "--samplers", "full,banana", "--steps", "2", "--size", "16"]) == 2
-
-
 @pytest.mark.parametrize("sampler", ["full", "nint", "egra", "soft"])
 def test_chunked_training_step_gives_the_one_pass_gradient(cam, sampler):
     # cam is 16×16: chunks of 7 coordinates split both the full batch (256) and B = 51
@@ -166,3 +115,122 @@ def test_chunked_training_step_gives_the_one_pass_gradient(cam, sampler):
     assert torch.allclose(params[0], params[1], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="chunk sizes"):
         fit(_m(), cam, steps=1, train_chunk_size=0, progress=False)
+
+
+def _params(m):
+    return torch.cat([p.detach().flatten() for p in m.parameters()])
+
+
+# --------------------------------------------------------------------------- a loop you write
+
+@pytest.mark.parametrize("name", sorted(nl.samplers.SAMPLERS))
+def test_a_loop_you_write_matches_fit(cam, name):
+    """The README's "bring your own loop": the same selections and bit-identical parameters."""
+    T = 12
+    m1 = _m(seed=1)
+    h = fit(m1, cam, nl.make_sampler(name, seed=0), steps=T, lr=1e-3, progress=False,
+            record_selections=range(T))
+    m2 = _m(seed=1)
+    x, y = cam.coords, cam.values
+    opt = torch.optim.Adam(m2.parameters(), lr=1e-3)
+    smp = nl.make_sampler(name, seed=0).bind(m2, x, y, cam.shape, steps=T, optimizer=opt)
+    for t in range(T):
+        sel = smp(t)
+        assert sel.indices.tolist() == h.selections[t], f"step {t}"
+        opt.zero_grad()
+        smp.loss(m2(x[sel.indices]), y[sel.indices], sel, t).backward()
+        opt.step()
+    assert torch.equal(_params(m1), _params(m2))
+
+
+def test_train_step_accumulates_and_takes_a_global_mean(cam):
+    x, y = cam.coords, cam.values
+    idx = torch.arange(0, 200, 3)
+    m1, m2 = _m(seed=2), _m(seed=2)
+    loss = nl.train_step(m1, x, y, idx, chunk_size=10)  # a plain index tensor works too
+    ref = torch.mean((m2(x[idx]) - y[idx]) ** 2)
+    ref.backward()
+    assert torch.allclose(loss, ref.detach(), rtol=1e-5)
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7)
+    # total=: the mean over a larger global batch (what each rank computes in distributed fit)
+    m3 = _m(seed=2)
+    half = nl.train_step(m3, x, y, idx, chunk_size=10, total=2 * len(idx))
+    assert torch.allclose(half, loss / 2, rtol=1e-5)
+    nl.train_step(m3, x, y, idx, chunk_size=10, total=2 * len(idx))  # accumulates: now the full gradient
+    for p, q in zip(m3.parameters(), m1.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- the device rule, defaults
+
+def test_default_device_is_the_models_and_the_model_stays_there(cam):
+    model = _m()
+    before = [(p, p.device) for p in model.parameters()]
+    fit(model, cam, "nint", steps=3, progress=False)  # no device=: train where the model is
+    assert [(p, p.device) for p in model.parameters()] == before  # same tensors, same device
+    assert cam.coords.device.type == "cpu"  # the signal itself is not moved in place
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_model_stays_on_cpu_when_cuda_is_available(cam):
+    model = _m()
+    fit(model, cam, "nint", steps=3, progress=False)
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    fit(model, cam, "nint", steps=3, progress=False, device="cuda")  # explicit: moves the model
+    assert all(p.device.type == "cuda" for p in model.parameters())
+
+
+def test_lr_defaults_to_the_familys_recommended_lr(cam):
+    m1, m2 = _m(seed=4), _m(seed=4)
+    fit(m1, cam, "uniform", steps=5, progress=False)
+    fit(m2, cam, "uniform", steps=5, progress=False, lr=nl.RECOMMENDED_LR["siren"])
+    assert torch.equal(_params(m1), _params(m2))
+    with pytest.raises(ValueError, match="give lr="):
+        fit(torch.nn.Sequential(torch.nn.Linear(2, 1)), cam, steps=2, progress=False)
+
+
+def test_a_sampler_instance_keeps_its_parameters_and_seed(cam):
+    smp = nl.make_sampler("uniform", ratio=0.5, seed=7)
+    h = fit(_m(), cam, smp, steps=2, progress=False, seed=0, record_selections=[0])
+    assert len(h.selections[0]) == cam.n // 2
+    ref = torch.randperm(cam.n, generator=torch.Generator().manual_seed(7))[:cam.n // 2]
+    assert h.selections[0] == ref.tolist()
+
+
+def test_make_sampler_reports_bad_keywords_but_not_its_own_bugs():
+    with pytest.raises(ValueError, match="bad parameter"):
+        nl.make_sampler("nint", banana=1)
+
+    class Buggy(nl.Sampler):
+        name = "buggy-test"
+
+        def __init__(self, ratio=0.2, seed=0):
+            super().__init__(ratio, seed)
+            len(3)  # a real bug inside the constructor must surface as itself
+
+    nl.samplers.register(Buggy)
+    try:
+        with pytest.raises(TypeError, match="has no len"):
+            nl.make_sampler("buggy-test")
+    finally:
+        del nl.samplers.SAMPLERS["buggy-test"]
+
+
+def test_siren_for_audio_gets_its_frequency_and_a_warning_otherwise():
+    audio = nl.sample_signal("audio", seconds=0.05)
+    assert nl.make_model("siren", audio).spec["first_w0"] == 3000.0
+    assert nl.make_model("siren", audio, first_w0=100.0).spec["first_w0"] == 100.0
+    m = nl.make_model("siren", audio)
+    assert (m.spec["in_features"], m.spec["out_features"]) == (1, 1)
+    with pytest.warns(UserWarning, match="3000"):
+        fit(nl.make_model("siren", 1, 1, hidden=16, layers=2), audio, steps=1, progress=False)
+
+
+def test_checkpoints_load_with_weights_only(cam, tmp_path):
+    model = _m()
+    h = _fit(model, cam, "nint", steps=4, save_to=tmp_path / "ck.pt")
+    raw = torch.load(tmp_path / "ck.pt", weights_only=True)  # no pickled code in the file
+    assert raw["spec"]["name"] == "siren" and raw["history"]["psnr"] == h.psnr
+    nl.save_checkpoint(tmp_path / "again.pt", model, h)  # exported at the top level
+    assert nl.load_checkpoint(tmp_path / "again.pt")[1].psnr == h.psnr

@@ -1,4 +1,4 @@
-"""Unit tests for nint_lite.widgets: each builder works headless (MPLBACKEND=Agg, no kernel),
+"""Unit tests for nint_lite.classroom.widgets (nl.widgets): each builder works headless (MPLBACKEND=Agg, no kernel),
 its widget is an ipywidgets.interactive, its draw callback returns the right figure, and the
 precomputed data (snapshots, rankings) match nint_lite.ntk.
 """
@@ -17,7 +17,8 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import nint_lite as nl  # noqa: E402
-from nint_lite import ntk, plots, widgets  # noqa: E402
+from nint_lite import ntk, plots  # noqa: E402
+from nint_lite.classroom import widgets  # noqa: E402
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
@@ -85,7 +86,7 @@ def test_training_snapshots_match_the_kernel_of_each_state(sig):
 
 
 def test_training_explorer_draws_each_step_on_shared_scales(sig):
-    snaps = widgets.training_snapshots(_model(sig), sig, steps=(0, 3), lr=1e-3, device="cpu")
+    snaps = widgets.training_snapshots(_model(sig), sig, steps=(0, 3))   # lr and device: the defaults
     widget, draw = widgets.training_explorer(sig, snaps)
     assert isinstance(widget, ipywidgets.interactive)
     assert list(widget.children[0].options) == [0, 3] and widget.children[0].value == 3
@@ -117,3 +118,13 @@ def test_selection_explorer_rankings_and_slices():
         assert set(np.flatnonzero(alpha).tolist()) == set(order[:25].tolist())
     with pytest.raises(ValueError, match="ratio"):
         draw(ratio=0.0)
+
+
+def test_explorers_reject_a_signal_that_is_not_an_image():
+    audio = nl.sample_signal("audio", seconds=0.01)
+    model = nl.make_model("siren", 1, 1, hidden=8, layers=2, seed=0)
+    for build in (widgets.coupling_explorer, widgets.selection_explorer):
+        with pytest.raises(ValueError, match="image"):
+            build(model, audio)
+    with pytest.raises(ValueError, match="image"):
+        widgets.training_snapshots(model, audio, steps=(1,), query=(0, 0))

@@ -8,11 +8,14 @@
 
 K r = J (Jᵀ r): Jᵀ r is a sum over coordinates, so each rank does the VJP on its shard and one
 all-reduce of a parameter-sized vector makes it global; J u is row-local (the JVP per shard).
-A training step backpropagates each rank's share of the selected coordinates, chunk by chunk,
-then all-reduces the gradients (one flat vector), so every rank takes the same Adam step.
+A training step is the core's train.train_step on each rank's share of the selected
+coordinates (chunk by chunk, the mean taken over the global B), then one all-reduce of the
+gradients (one flat vector), so every rank takes the same Adam step.
 Every function also runs without a process group (one process, world size 1), which keeps the
 working set of every pass bounded by the chunk size on one device too.
 Backend: nccl when CUDA is available, else gloo. See README.md, "Scaling out".
+
+Used by `python -m nint_lite fit --distributed`; the GPU path of notebooks/05_nint_trainer.ipynb.
 """
 from __future__ import annotations
 
@@ -25,12 +28,13 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from . import ntk
-from .samplers import NINT, Selection, View
-from .train import History
+from .. import device as devices
+from .. import ntk
+from ..samplers import NINT, Selection, View
+from ..train import History, predict, train_step
 
 __all__ = ["Context", "init", "shutdown", "shard", "matvec", "nint_scores", "global_topk",
-           "train_step", "ShardView", "DistributedNINT", "fit"]
+           "global_step", "ShardView", "DistributedNINT", "fit"]
 
 
 @dataclass
@@ -48,17 +52,26 @@ def _world() -> int:
 def init(backend: str | None = None, timeout_s: float = 300.0) -> Context:
     """Join the process group described by torchrun's environment; returns this rank's Context.
 
-    A collective that waits longer than timeout_s (a dead peer) raises instead of hanging."""
+    backend: None -> "nccl" when every process on this node has a GPU of its own (torchrun's
+    LOCAL_WORLD_SIZE ≤ the GPU count; rank r uses cuda:LOCAL_RANK), else "gloo" on the CPU —
+    the same choice on every rank. A collective that waits longer than timeout_s (a dead peer)
+    raises instead of hanging."""
     missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
     if missing:
         raise ValueError(f"distributed mode needs torchrun's environment; {', '.join(missing)} not "
                          "set (launch with python -m torch.distributed.run --nproc_per_node K …)")
-    backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    backend = backend or ("nccl" if 0 < local_world <= gpus else "gloo")
     if backend not in ("nccl", "gloo"):
         raise ValueError(f"unknown backend {backend!r}; valid: 'nccl' (GPUs), 'gloo' (CPU)")
     device = torch.device("cpu")
     if backend == "nccl":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        if local >= gpus:
+            raise ValueError(f"backend 'nccl' needs one GPU per process on a node; local rank {local} "
+                             f"but {gpus} GPU(s); use fewer processes per node or backend 'gloo'")
+        device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
     return Context(dist.get_rank(), dist.get_world_size(), device)
@@ -131,20 +144,18 @@ def global_topk(scores: torch.Tensor, k: int, offset: int = 0) -> torch.Tensor:
     return cand[1, order].long()
 
 
-def train_step(model, opt, x, y, local_idx, batch_size: int, chunk_size: int = ntk.DEFAULT_CHUNK):
+def global_step(model, opt, x, y, local_idx, batch_size: int, chunk_size: int = ntk.DEFAULT_CHUNK):
     """One Adam step on the mean squared error over the globally selected coordinates.
 
     local_idx: (b_local,) rows of this rank's x (N_local, d), y (N_local, C); batch_size: the
-    global B. Backprop runs chunk by chunk (bounded memory), gradients are summed over ranks in
-    one all-reduce, so every rank takes the step a single process would take on all B.
+    global B. train.train_step backpropagates this rank's rows chunk by chunk (bounded memory)
+    with the mean taken over B; the gradients are summed over ranks in one all-reduce, so every
+    rank takes the step a single process would take on all B.
     Returns the global loss (a 0-d tensor, no host sync)."""
     opt.zero_grad(set_to_none=False)
+    loss = train_step(model, x, y, local_idx, chunk_size=chunk_size, total=batch_size)
     params = [p for p in model.parameters() if p.requires_grad]
-    loss = torch.zeros((), device=x.device)
-    for c in local_idx.split(chunk_size):
-        part = ((model(x[c]) - y[c]) ** 2).mean(1).sum() / batch_size
-        part.backward()
-        loss += part.detach()
+    # a rank whose share of the selection is empty has no gradients: it adds zeros
     grads = _all_reduce_flat([p.grad if p.grad is not None else torch.zeros_like(p)
                               for p in params] + [loss])
     for p, g in zip(params, grads):
@@ -177,7 +188,8 @@ class DistributedNINT(NINT):
         if self.variant != "paper" or self.score != "ntk":
             raise ValueError("distributed NINT supports variant='paper' with score='ntk' only")
 
-    def select(self, t, view: ShardView):
+    def select(self, t, view: ShardView | None = None):
+        view = view or self.view
         b, none = self.batch_size(t, view.steps), torch.zeros(0, dtype=torch.long, device=view.device)
         n_ntk = round(self.share(t) * b)
         if self._due(t) and n_ntk > 0:
@@ -204,18 +216,22 @@ def fit(model, signal, steps: int, ratio: float = 0.2, lr: float = 1e-4, seed: i
     """Train `model` on `signal` with coordinates sharded over the process group (or alone).
 
     sampler "nint" (DistributedNINT) or "full". Every rank holds the same model, makes the same
-    selection and ends with the same parameters; PSNR is global. Returns a History (rank 0's
-    clock; evaluation excluded from train_seconds)."""
+    selection and ends with the same parameters; PSNR is global. SSIM and the signal's own
+    measures (SI-SNR, IoU) would need every rank's predictions on one rank, so they are not
+    computed (History.metrics stays empty, History.final has psnr, steps and train_seconds). device: None trains where
+    the model's parameters are; an explicit device moves the model there (as in train.fit).
+    Returns a History (rank 0's clock; evaluation excluded from train_seconds)."""
     if sampler not in ("nint", "full"):
         raise ValueError(f"distributed fit supports samplers 'nint' and 'full', got {sampler!r}")
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     rank, world = (dist.get_rank(), dist.get_world_size()) if _world() > 1 else (0, 1)
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    if device is not None:  # as in train.fit: an explicit device moves the model there
+        model.to(devices.resolve(device))
+    dev = next(model.parameters()).device
     lo, hi = shard(signal.n, rank, world)
     # clone: a slice would keep the whole signal alive on every rank
     x, y = signal.coords[lo:hi].clone().to(dev), signal.values[lo:hi].clone().to(dev)
-    model.to(dev)
     for p in model.parameters() if world > 1 else ():  # identical start, whatever each rank built
         dist.broadcast(p.data, 0)
     view = ShardView(model, x, y, signal.shape, signal.kind, steps, chunk_size, signal.n, lo)
@@ -225,19 +241,18 @@ def fit(model, signal, steps: int, ratio: float = 0.2, lr: float = 1e-4, seed: i
     opt, hist = torch.optim.Adam(model.parameters(), lr=lr), History(sampler=f"{sampler} x{world}")
     eval_every, train_time, record = eval_every or max(1, steps // 10), 0.0, set(record_selections)
 
+    data_range = float(signal.meta.get("data_range", 1.0))
+
     def evaluate(step):
-        with torch.no_grad():  # global MSE from each rank's squared-error sum
-            sq = torch.zeros((), dtype=torch.float64, device=dev)
-            for xc, yc in zip(x.split(chunk_size), y.split(chunk_size)):
-                sq += ((model(xc) - yc) ** 2).sum().double()
-            (sq,) = _all_reduce_flat([sq])
+        # global MSE from each rank's squared-error sum (float64), one all-reduce
+        (sq,) = _all_reduce_flat([((predict(model, x, chunk_size) - y).double() ** 2).sum()])
         mse = sq.item() / (signal.n * signal.channels)  # the one host sync, at evaluations only
         if not math.isfinite(mse):  # the same on every rank: all of them stop together
             raise FloatingPointError(f"the loss became NaN or inf by step {step}; try a lower "
                                      f"learning rate (lr={lr:g}, e.g. lr={lr / 10:g})")
         hist.steps.append(step)
         hist.train_seconds.append(train_time)
-        hist.psnr.append(math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse))
+        hist.psnr.append(math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse))
 
     evaluate(0)
     t0 = time.perf_counter()
@@ -251,10 +266,9 @@ def fit(model, signal, steps: int, ratio: float = 0.2, lr: float = 1e-4, seed: i
             local = glob[mine] - lo
         if t in record and glob is not None:
             hist.selections[t] = glob.tolist()
-        train_step(model, opt, x, y, local, len(glob) if glob is not None else signal.n, chunk_size)
+        global_step(model, opt, x, y, local, len(glob) if glob is not None else signal.n, chunk_size)
         if (t + 1) % eval_every == 0 or t + 1 == steps:
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
+            devices.sync(dev)
             train_time += time.perf_counter() - t0
             evaluate(t + 1)
             t0 = time.perf_counter()

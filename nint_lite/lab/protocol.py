@@ -15,6 +15,8 @@ Rules (issue 8): samplers alternate within each seed's round, the machine's load
 before and after each part, evaluation time is excluded (nl.fit keeps its own clock), and every
 hyper-parameter comes from the papers (nothing is tuned on the benchmark image).
 "cpu" fits this 2-core CPU in about 12 minutes; "full" is the paper's sizes, for a GPU.
+Each image, scale and modality block is in the layout of lab.compare.summarise; `table`,
+`markdown` and `figures` also render the results committed before that layout.
 
 Built in notebooks/07_benchmark.ipynb.
 """
@@ -23,15 +25,14 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 
-from .signals import sample_signal
-from .train import compare, resolve_device
+from .. import device as devices
+from ..signals import sample_signal
+from .compare import compare, summarise, write_json
 
-__all__ = ["PROTOCOLS", "PARTS", "PAPER", "BEYOND", "BEYOND_2", "run", "run_beyond", "score_agreement", "summary",
-           "markdown", "figures", "save"]
+__all__ = ["PROTOCOLS", "PARTS", "PAPER", "run", "timed", "table", "markdown", "figures", "save"]
 
 PARTS = ("samplers", "ablations", "scale", "modalities", "cost")
 
@@ -75,7 +76,7 @@ PROTOCOLS = {
                   "lr": 1e-4, "steps": 30, "eval_every": 10, "targets": (0.0, 5.0)},
         "shape": {"resolution": 10, "hidden": 16, "layers": 2, "lr": 1e-3, "steps": 30,
                   "eval_every": 10, "targets": (0.3, 0.5)},
-        "cost": {"sizes": (16, 32), "repeats": 2},
+        "cost": {"sizes": (16, 32), "repeats": 2, "memory": False},  # no child processes
     },
     "full": {  # the paper's sizes (DIV2K-like 512² crops, SIREN 5×256, 250 / 1000 iterations)
         "seeds": (0, 1, 2), "ratio": 0.2,
@@ -111,57 +112,9 @@ def _load() -> list:
     return [round(v, 2) for v in os.getloadavg()]
 
 
-def _med(vals):
-    vals = [v for v in vals if v is not None]
-    return None if not vals else {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
-                                  "n": len(vals)}
-
-
-def _at_step(h, step, metric="psnr"):
-    """The metric at an evaluation exactly at `step` (None if the run stopped before it)."""
-    curve = h._curve(metric)
-    return next((v for s, v in zip(h.steps, curve) if s == step), None)
-
-
-def summary(runs: dict, targets, metric: str = "psnr", checkpoints=(), ref: str = "full") -> dict:
-    """{label: [History per seed]} -> {label: statistics}: median / min / max over seeds of the final
-    PSNR (and SSIM or the metric), training seconds, the metric at checkpoint steps, time and
-    steps to each target, and per-seed ratios to `ref` (None unless every seed reached it)."""
-    out = {}
-    base = runs.get(ref)
-    for label, hs in runs.items():
-        s = {"final_psnr": _med([h.final["psnr"] for h in hs]),
-             "train_seconds": _med([h.final["train_seconds"] for h in hs]),
-             "steps": _med([h.final["steps"] for h in hs])}
-        if "ssim" in hs[0].final:
-            s["final_ssim"] = _med([h.final["ssim"] for h in hs])
-        if metric != "psnr":
-            s[f"final_{metric}"] = _med([h.final[metric] for h in hs])
-        s["at_step"] = {str(c): _med([_at_step(h, c, metric) for h in hs]) for c in checkpoints}
-        s["time_to"], s["steps_to"], s["time_ratio"], s["steps_ratio"] = {}, {}, {}, {}
-        for t in targets:
-            times = [h.time_to(t, metric) for h in hs]
-            steps = [h.steps_to(t, metric) for h in hs]
-            every = all(v is not None for v in times)
-            s["time_to"][str(t)] = _med(times) if every else None
-            s["steps_to"][str(t)] = _med(steps) if every else None
-            s["reached"] = {**s.get("reached", {}), str(t): sum(v is not None for v in times)}
-            if base is not None and every:
-                bt = [h.time_to(t, metric) for h in base]
-                bs = [h.steps_to(t, metric) for h in base]
-                if all(v for v in bt):
-                    s["time_ratio"][str(t)] = _med([a / b for a, b in zip(times, bt)])
-                    s["steps_ratio"][str(t)] = _med([a / b for a, b in zip(steps, bs)])
-        out[label] = s
-    return out
-
-
-def _histories(runs: dict) -> dict:
-    keep = ("steps", "train_seconds", "psnr", "metrics", "final")
-    return {k: [{f: h.to_dict()[f] for f in keep} for h in hs] for k, hs in runs.items()}
-
-
-def _part(name, fn, progress):
+def timed(name: str, fn, progress: bool = True) -> dict:
+    """fn() -> dict, with its wall time and the machine's load average before and after added
+    (wall_seconds, load_before, load_after); prints a line before and after when `progress`."""
     t0, load0 = time.perf_counter(), _load()
     if progress:
         print(f"[bench] {name} … (load {load0})", flush=True)
@@ -184,15 +137,15 @@ def run(protocol: str = "cpu", parts=PARTS, seeds=None, device="auto", progress:
     seeds = tuple(cfg["seeds"] if seeds is None else seeds)
     if not seeds:
         raise ValueError("give at least one seed")
-    dev = resolve_device(device)
+    dev = devices.resolve(device)
     ratio = cfg["ratio"]
-    from .bench import machine_info
-
-    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": machine_info(dev),
+    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": devices.machine_info(dev),
            "date": datetime.date.today().isoformat(), "parts": {}}
     t_all = time.perf_counter()
 
-    done = {}  # image runs by sampler config, so the ablations reuse full and the paper's NINT
+    # image runs by sampler config -> (runs, the config's JSON), so the ablations reuse the
+    # sampler part's full batch and paper NINT; info: the model and protocol blocks of those runs
+    done, info = {}, {}
 
     def image_part(samplers):
         c = cfg["image"]
@@ -200,28 +153,24 @@ def run(protocol: str = "cpu", parts=PARTS, seeds=None, device="auto", progress:
         key = {k: json.dumps(v, sort_keys=True) for k, v in samplers.items()}
         todo = {k: v for k, v in samplers.items() if key[k] not in done}
         if todo:
-            _, new = compare(sig, todo, c["model"], c["hidden"], c["layers"], steps=c["steps"],
-                             lr=c["lr"], targets=c["targets"], seeds=seeds, ratio=ratio, device=dev,
-                             progress=False, eval_every=c["eval_every"])
-            done.update({key[k]: hs for k, hs in new.items()})
-        runs = {k: done[key[k]] for k in samplers}
-        return {"signal": f"{c['signal']} {c['size']}²", "model": f"{c['model']} {c['layers']}×{c['hidden']}",
-                "targets": list(c["targets"]), "metric": "psnr", "checkpoints": list(c["checkpoints"]),
-                "summary": summary(runs, c["targets"], checkpoints=c["checkpoints"]),
-                "histories": _histories(runs)}
+            new = compare(sig, todo, model=c["model"], hidden=c["hidden"], layers=c["layers"],
+                          steps=c["steps"], lr=c["lr"], targets=c["targets"], seeds=seeds, ratio=ratio,
+                          device=dev, progress=False, eval_every=c["eval_every"])
+            info.update(model=new.table["model"], protocol=new.table["protocol"])
+            done.update({key[k]: (hs, new.table["protocol"]["samplers"][k]) for k, hs in new.runs.items()})
+        protocol = {**info["protocol"], "samplers": {k: done[key[k]][1] for k in samplers}}
+        return summarise({k: done[key[k]][0] for k in samplers}, c["targets"], checkpoints=c["checkpoints"],
+                         signal=sig, model=info["model"], protocol=protocol)
 
     def scale_part():
         c = cfg["scale"]
         sig = sample_signal(c["signal"], size=c["size"])
-        out = {"signal": f"{c['signal']} {c['size']}²", "targets": list(c["targets"]), "metric": "psnr",
-               "sizes": {}}
-        for layers, hidden, steps in c["sizes"]:
-            _, runs = compare(sig, ["full", "nint"], "siren", hidden, layers, steps=steps, lr=c["lr"],
-                              targets=c["targets"], seeds=seeds, ratio=ratio, device=dev, progress=False,
-                              eval_every=c["eval_every"])
-            out["sizes"][f"{layers}×{hidden}"] = {"summary": summary(runs, c["targets"]),
-                                                 "histories": _histories(runs)}
-        return out
+        sizes = {f"{layers}×{hidden}": compare(
+            sig, ["full", "nint"], model="siren", hidden=hidden, layers=layers, steps=steps, lr=c["lr"],
+            targets=c["targets"], seeds=seeds, ratio=ratio, device=dev, progress=False,
+            eval_every=c["eval_every"]).table for layers, hidden, steps in c["sizes"]}
+        first = next(iter(sizes.values()))
+        return {"signal": first["signal"], "targets": first["targets"], "metric": "psnr", "sizes": sizes}
 
     def modality_part():
         out = {}
@@ -230,25 +179,23 @@ def run(protocol: str = "cpu", parts=PARTS, seeds=None, device="auto", progress:
         shape = sample_signal("shape", resolution=s["resolution"])
         for key, sig, c, metric, kw in (("audio", audio, a, "si_snr", {"first_w0": a["first_w0"]}),
                                         ("shape", shape, s, "iou", {})):
-            _, runs = compare(sig, list(_MODALITY_SAMPLERS), "siren", c["hidden"], c["layers"],
-                              steps=c["steps"], lr=c["lr"], targets=c["targets"], seeds=seeds, ratio=ratio,
-                              device=dev, progress=False, eval_every=c["eval_every"], metric=metric,
-                              model_kw=kw)
-            out[key] = {"signal": f"{sig.name} {sig.shape}", "model": f"siren {c['layers']}×{c['hidden']}",
-                        "targets": list(c["targets"]), "metric": metric,
-                        "summary": summary(runs, c["targets"], metric=metric), "histories": _histories(runs)}
+            out[key] = compare(sig, list(_MODALITY_SAMPLERS), model="siren", hidden=c["hidden"],
+                               layers=c["layers"], steps=c["steps"], lr=c["lr"], targets=c["targets"],
+                               seeds=seeds, ratio=ratio, device=dev, progress=False,
+                               eval_every=c["eval_every"], metric=metric, model_kw=kw).table
         return out
 
     def cost_part():
         from .bench import bench_ntk
 
         c = cfg["cost"]
-        return bench_ntk(sizes=c["sizes"], repeats=c["repeats"], device=dev, out=lambda *_: None)
+        return bench_ntk(sizes=c["sizes"], repeats=c["repeats"], device=dev, memory=c.get("memory", True),
+                         out=lambda *_: None)
 
     jobs = {"samplers": lambda: image_part(_IMAGE_SAMPLERS), "ablations": lambda: image_part(_ABLATIONS),
             "scale": scale_part, "modalities": modality_part, "cost": cost_part}
     for p in parts:
-        res["parts"][p] = _part(p, jobs[p], progress)
+        res["parts"][p] = timed(p, jobs[p], progress)
     res["wall_seconds"] = round(time.perf_counter() - t_all, 1)
     return res
 
@@ -264,7 +211,22 @@ def _fmt(stat, digits=2, ratio=False) -> str:
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def _table(part: dict, labels=None) -> list:
+def _describe(v) -> str:
+    """A block's "signal" or "model" for a heading ("astronaut 64²", "siren 3×128"); the strings
+    that results made before lab.compare.summarise's layout hold pass through."""
+    if isinstance(v, str):
+        return v
+    if "kind" in v:  # a signal: {"name", "shape", "kind"}
+        shape = v["shape"]
+        return f"{v['name']} {shape[0]}²" if len(shape) == 2 and shape[0] == shape[1] else f"{v['name']} {tuple(shape)}"
+    return f"{v['name']} {v['layers']}×{v['hidden']}"
+
+
+def table(part: dict, labels=None) -> list:
+    """Markdown table lines of one block in summarise's layout (a part of the benchmark, a
+    Comparison.table, or a file read with lab.compare.read_json): the metric at the checkpoint
+    steps, final PSNR (and the metric), time to each target and the ratios to full batch;
+    `labels` keeps only those rows."""
     tg = [str(t) for t in part["targets"]]
     metric = part.get("metric", "psnr")
     unit = {"psnr": "dB", "si_snr": "dB SI-SNR", "iou": "IoU"}[metric]
@@ -298,13 +260,13 @@ def markdown(res: dict) -> str:
     for key, title in (("samplers", "1. Every sampler"), ("ablations", "2. Ablations of NINT")):
         if key in P:
             p = P[key]
-            out += [f"## {title} — {p['signal']}, {p['model']}, ratio 0.2",
+            out += [f"## {title} — {_describe(p['signal'])}, {_describe(p['model'])}, ratio 0.2",
                     f"(load {p['load_before']} → {p['load_after']}, {p['wall_seconds']:.0f} s)", ""]
-            out += _table(p) + [""]
+            out += table(p) + [""]
     if "scale" in P:
         p = P["scale"]
         t = str(p["targets"][0])
-        out += [f"## 3. Network size — {p['signal']}, full vs NINT",
+        out += [f"## 3. Network size — {_describe(p['signal'])}, full vs NINT",
                 f"(load {p['load_before']} → {p['load_after']}, {p['wall_seconds']:.0f} s)", "",
                 f"| network | full: time to {t} dB (s) | NINT: time to {t} dB (s) | NINT × full (time) | NINT × full (steps) |",
                 "|---|---|---|---|---|"]
@@ -318,7 +280,7 @@ def markdown(res: dict) -> str:
         for key in ("audio", "shape"):
             if key in p:
                 q = p[key]
-                out += [f"## 4. {key.capitalize()} — {q['signal']}, {q['model']}", ""] + _table(q) + [""]
+                out += [f"## 4. {key.capitalize()} — {_describe(q['signal'])}, {_describe(q['model'])}", ""] + table(q) + [""]
         out += [f"(load {p['load_before']} → {p['load_after']}, {p['wall_seconds']:.0f} s)", ""]
     if "cost" in P:
         p = P["cost"]
@@ -347,7 +309,7 @@ def figures(res: dict) -> dict:
         fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
         for label, hs in p["histories"].items():
             a.plot(hs[0]["train_seconds"], hs[0]["psnr"], label=label)
-        a.set(xlabel="training seconds (seed 0)", ylabel="PSNR (dB)", title=f"{p['signal']}, {p['model']}")
+        a.set(xlabel="training seconds (seed 0)", ylabel="PSNR (dB)", title=f"{_describe(p['signal'])}, {_describe(p['model'])}")
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
         t = str(p["targets"][-1])
@@ -387,146 +349,10 @@ def save(res: dict, folder="results") -> list:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "bench.json", folder / "bench.md"]
-    paths[0].write_text(json.dumps(res, indent=1))
+    write_json(res, paths[0])
     paths[1].write_text(markdown(res))
     for name, fig in figures(res).items():
         paths.append(folder / f"bench_{name}.png")
         fig.savefig(paths[-1], dpi=100)
         plt.close(fig)
     return paths
-
-
-# --------------------------------------------------------------------------- beyond the paper (issue 11)
-
-# NINT rules that use the kernel differently, against the error + random mix they must beat.
-# The NTK share is held at 0.3 where the score itself is under test: under the paper's schedule
-# the NTK part fades out after ~50 steps, so the score would barely matter.
-BEYOND = {
-    "full": "full",
-    "mix: 30 % error + 70 % random": ("nint", {"ntk_share": 0.0}),
-    "paper schedule": "nint",
-    "ntk share 0.1": ("nint", {"ntk_share": 0.1}),
-    "ntk share 0.3": ("nint", {"ntk_share": 0.3}),
-    "pure NTK top-B": ("nint", {"ntk_share": 1.0, "xi": 0.0}),
-    "sender (K²)_ii, share 0.3": ("nint", {"ntk_share": 0.3, "score": "sender"}),
-    "leverage ‖r‖·K_ii, share 0.3": ("nint", {"ntk_share": 0.3, "score": "leverage"}),
-    "sample ∝ ‖Kr‖, share 0.3": ("nint", {"ntk_share": 0.3, "pick": "sample"}),
-    "last-layer K, share 0.3": ("nint", {"ntk_share": 0.3, "score": "last_layer"}),
-    "last-layer K, share 0.3, every step": ("nint", {"ntk_share": 0.3, "score": "last_layer", "refresh": 1}),
-    "Adam-preconditioned K, share 0.3": ("nint", {"ntk_share": 0.3, "score": "adam"}),
-    "ntk share 0.3, refresh 50": ("nint", {"ntk_share": 0.3, "refresh": 50}),
-}
-
-
-# Round 2 (designed after round 1 showed that rules without an error part win on time because
-# they skip the per-step full forward): every rule refreshes its 30 % set every 50 steps and
-# fills the rest uniformly, so the only difference left is WHICH score fills the 30 %. Full batch
-# is left out (round 1 has it) and runs are 600 steps, so the subset rules can reach 30 dB.
-BEYOND_2 = {
-    "uniform": "uniform",
-    "mix: 30 % error + 70 % random": ("nint", {"ntk_share": 0.0}),
-    "stale error 30 % (refresh 50) + 70 % random": ("nint", {"ntk_share": 0.3, "score": "error", "refresh": 50}),
-    "NTK ‖Kr‖ 30 % (refresh 50) + 70 % random": ("nint", {"ntk_share": 0.3, "refresh": 50}),
-    "last-layer K 30 % (refresh 50) + 70 % random": ("nint", {"ntk_share": 0.3, "score": "last_layer", "refresh": 50}),
-    "leverage 30 % (refresh 50) + 70 % random": ("nint", {"ntk_share": 0.3, "score": "leverage", "refresh": 50}),
-}
-
-
-def run_beyond(images=("astronaut", "camera"), seeds=(0, 1, 2), configs=None, device="auto",
-               progress: bool = True, protocol: str = "cpu", steps: int | None = None) -> dict:
-    """Every rule of BEYOND on each image with the protocol's image settings (the first image is
-    the one the rules were designed on, the others are held out); steps overrides the
-    protocol's. JSON-ready results."""
-    from .bench import machine_info
-
-    cfg, dev = dict(PROTOCOLS[protocol]["image"]), resolve_device(device)
-    if steps is not None:
-        cfg["steps"] = int(steps)
-        ev = cfg["eval_every"]  # checkpoints must fall on evaluations
-        cfg["checkpoints"] = (cfg["steps"] // 4 // ev * ev, cfg["steps"])
-    configs = BEYOND if configs is None else configs
-    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": machine_info(dev),
-           "date": datetime.date.today().isoformat(), "rules": {k: v if isinstance(v, str) else
-                                                               {"name": v[0], **v[1]} for k, v in configs.items()},
-           "images": {}}
-    t0 = time.perf_counter()
-    for img in images:
-        def job(img=img):
-            sig = sample_signal(img, size=cfg["size"])
-            _, runs = compare(sig, configs, cfg["model"], cfg["hidden"], cfg["layers"], steps=cfg["steps"],
-                              lr=cfg["lr"], targets=cfg["targets"], seeds=seeds, ratio=PROTOCOLS[protocol]["ratio"],
-                              device=dev, progress=False, eval_every=cfg["eval_every"])
-            return {"signal": f"{img} {cfg['size']}²", "model": f"{cfg['model']} {cfg['layers']}×{cfg['hidden']}",
-                    "targets": list(cfg["targets"]), "metric": "psnr", "checkpoints": list(cfg["checkpoints"]),
-                    "summary": summary(runs, cfg["targets"], checkpoints=cfg["checkpoints"]),
-                    "histories": _histories(runs)}
-        res["images"][img] = _part(f"beyond: {img}", job, progress)
-    res["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    return res
-
-
-def _spearman(a, b) -> float:
-    import torch
-
-    ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra @ rb) / (ra.norm() * rb.norm()))
-
-
-def score_agreement(image="astronaut", size=64, steps=(0, 50, 200), seed=0, repeats=3, probes=4) -> dict:
-    """How well each cheap or alternative score ranks coordinates like the exact ‖(K r)_i‖, and
-    what it costs: Spearman ρ and top-20 % overlap with the exact score after `steps` full-batch
-    steps (SIREN 3×128, Adam 1e-4), and each score's time as a ratio to one full-batch step
-    (medians of `repeats`, interleaved)."""
-    import torch
-
-    from . import ntk
-    from .models import make_model
-    from .train import fit
-
-    sig = sample_signal(image, size=size)
-    model = make_model("siren", 2, sig.channels, 128, 3, seed=seed)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x, y = sig.coords, sig.values
-    out = {"image": f"{image} {size}²", "steps": {}, "seconds": {}}
-    done = 0
-    g = torch.Generator().manual_seed(seed)
-
-    def full_step():
-        loss = torch.mean((model(x) - y) ** 2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for target in steps:
-        while done < target:
-            full_step()
-            done += 1
-        with torch.no_grad():
-            r = model(x) - y
-        fns = {"ntk (exact)": lambda: ntk.nint_scores(model, x, r),
-               "sender": lambda: ntk.sender_scores(model, x, r, probes, g),
-               "leverage": lambda: r.norm(dim=1) * ntk.diagonal(model, x),
-               "last_layer": lambda: ntk.last_layer_matvec(model, x, r).norm(dim=1),
-               "adam": lambda: ntk.matvec(model, x, r, precond=ntk.adam_preconditioner(model, opt)).norm(dim=1)
-               if done else ntk.nint_scores(model, x, r),
-               "error ‖r‖": lambda: r.norm(dim=1)}
-        vals = {k: f() for k, f in fns.items()}
-        ref = vals["ntk (exact)"]
-        k = round(0.2 * len(ref))
-        top = set(torch.topk(ref, k).indices.tolist())
-        out["steps"][str(target)] = {n: {"spearman": _spearman(v, ref),
-                                         "top20_overlap": len(top & set(torch.topk(v, k).indices.tolist())) / k}
-                                     for n, v in vals.items()}
-    times = {n: [] for n in ["full step", *fns]}
-    snapshot = {kk: v.clone() for kk, v in model.state_dict().items()}
-    for _ in range(repeats):
-        for n in times:
-            t1 = time.perf_counter()
-            full_step() if n == "full step" else fns[n]()
-            times[n].append(time.perf_counter() - t1)
-    model.load_state_dict(snapshot)
-    base = statistics.median(times["full step"])
-    out["seconds"] = {n: {"median_s": statistics.median(v), "over_step": statistics.median(v) / base}
-                      for n, v in times.items()}
-    return out

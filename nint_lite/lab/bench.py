@@ -1,11 +1,13 @@
-"""Benchmarks behind the numbers the README quotes (`python -m nint_lite bench ...`).
+"""Micro-benchmarks behind the numbers the README quotes (`python -m nint_lite bench ntk|scale`).
 
 Timings are medians of repeats taken side by side in one process, reported as ratios to one
-full-batch Adam step, because this machine is shared and noisy. Never timed in unit tests.
+full-batch Adam step (train.train_step + Adam, as fit takes it), because this machine is shared
+and noisy. Never timed in unit tests.
+
+Built in notebooks/07_benchmark.ipynb (part 5, the cost of scoring).
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import resource
@@ -14,27 +16,14 @@ import time
 
 import torch
 
-from . import ntk
-from .models import make_model
-from .signals import grid
-from .train import predict, resolve_device
+from .. import device as devices
+from .. import ntk
+from ..models import DEFAULTS, make_model
+from ..samplers import Selection
+from ..signals import grid
+from ..train import predict, train_step
 
-__all__ = ["bench_ntk", "bench_scale", "machine_info"]
-
-
-def machine_info(device) -> dict:
-    """What the numbers were measured on: CPU count, load, torch version, device name."""
-    dev = torch.device(device)
-    info = {"torch": torch.__version__, "device": str(dev), "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads(), "load_avg": [round(v, 2) for v in os.getloadavg()]}
-    if dev.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(dev)
-    return info
-
-
-def _sync(dev):
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
+__all__ = ["bench_ntk", "bench_scale"]
 
 
 def _rss_mib() -> float:
@@ -95,13 +84,14 @@ def _matvec_peak(size, hidden, layers, chunk_size, dev) -> float:
     return val
 
 
-def bench_ntk(sizes=(128, 256), hidden: int = 128, layers: int = 3, repeats: int = 5,
+def bench_ntk(sizes=(128, 256), hidden: int | None = None, layers: int | None = None, repeats: int = 5,
               chunk_sizes=(1024, 8192), device="auto", memory: bool = True, out=print) -> dict:
     """Time one full-batch Adam step, `ntk.matvec` and `ntk.diagonal` over all N = size²
-    coordinates (SIREN layers×hidden, RGB), interleaved, medians of `repeats`; and the peak
-    memory growth of `matvec` at each chunk size. Returns a JSON-ready dict."""
-    dev = resolve_device(device)
-    res = {"benchmark": "ntk", "model": f"siren {layers}x{hidden}", "machine": machine_info(dev),
+    coordinates (SIREN layers×hidden, default models.DEFAULTS, RGB), interleaved, medians of
+    `repeats`; and the peak memory growth of `matvec` at each chunk size. Returns a JSON-ready dict."""
+    hidden, layers = hidden or DEFAULTS["hidden"], layers or DEFAULTS["layers"]
+    dev = devices.resolve(device)
+    res = {"benchmark": "ntk", "model": f"siren {layers}x{hidden}", "machine": devices.machine_info(dev),
            "repeats": repeats, "sizes": {}}
     out(f"ntk benchmark: SIREN {layers}x{hidden}, RGB, {dev}, medians of {repeats} "
         f"(load {res['machine']['load_avg']})")
@@ -112,10 +102,11 @@ def bench_ntk(sizes=(128, 256), hidden: int = 128, layers: int = 3, repeats: int
         y = torch.rand(x.shape[0], 3, generator=torch.Generator().manual_seed(0)).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
+        every = Selection(torch.arange(x.shape[0], device=dev), full=True)
+
         def step():
-            loss = torch.mean((model(x) - y) ** 2)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            train_step(model, x, y, every)
             opt.step()
 
         r = predict(model, x) - y
@@ -131,10 +122,10 @@ def bench_ntk(sizes=(128, 256), hidden: int = 128, layers: int = 3, repeats: int
             f()
         for _ in range(repeats):  # interleaved, so load changes hit all three alike
             for name, f in (("step", step), ("matvec", mv), ("diagonal", dg)):
-                _sync(dev)
+                devices.sync(dev)
                 t0 = time.perf_counter()
                 f()
-                _sync(dev)
+                devices.sync(dev)
                 times[name].append(time.perf_counter() - t0)
         med = {k: statistics.median(v) for k, v in times.items()}
         row = {f"{k}_s": v for k, v in med.items()}
@@ -153,20 +144,14 @@ def bench_ntk(sizes=(128, 256), hidden: int = 128, layers: int = 3, repeats: int
     return res
 
 
-def save_json(res: dict, path) -> None:
-    with open(path, "w") as f:
-        json.dump(res, f, indent=2)
-
-
 # --------------------------------------------------------------------------- bench scale
 
 def _scale_child(what, size, hidden, layers, chunk_size, ratio, threads, q):
     """In a fresh process (so earlier passes' freed memory cannot hide this one's): time (s) and
     peak resident growth (MiB) of one pass, `what` = "scoring" (residual pass, ‖K r‖ over all N,
-    top-k), "step" (a non-refresh NINT step with distributed.train_step's chunked backprop) or
-    "step_one_shot" (the same step with one forward over all B, as train.fit takes it today)."""
-    from .distributed import train_step
-    from .samplers import NINT, View
+    top-k), "step" (a non-refresh NINT step, train.train_step backpropagating B chunk by chunk)
+    or "step_one_shot" (the same step with one forward over all B: a chunk as large as B)."""
+    from ..samplers import NINT, View
 
     torch.set_num_threads(threads)
     model = make_model("siren", 2, 3, hidden, layers, seed=0)
@@ -180,17 +165,15 @@ def _scale_child(what, size, hidden, layers, chunk_size, ratio, threads, q):
     n_ntk = round(smp.share(0) * smp.batch_size(0, 100))
     # A step's cost does not depend on which coordinates the last refresh ranked first.
     smp.cache, smp.last_refresh = torch.randperm(x.shape[0], generator=g)[:n_ntk], 0
-    train_step(model, opt, x[:16], y[:16], torch.arange(16), 16)  # warm-up: autograd, Adam state
+    train_step(model, x[:16], y[:16], torch.arange(16))  # warm-up: autograd, Adam state
+    opt.step()
     ntk.matvec(model, x[:16], y[:16])  # and torch.func: lazy imports are not the pass's cost
 
     def step(one_shot):  # t = 1: no refresh; error pass over N, random part, train on B
         view.new_step()
         idx = smp.select(1, view).indices
-        if not one_shot:
-            return train_step(model, opt, x, y, idx, len(idx), chunk_size)
-        loss = torch.mean((model(x[idx]) - y[idx]) ** 2)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        train_step(model, x, y, idx, chunk_size=len(idx) if one_shot else chunk_size)
         opt.step()
 
     fn = {"scoring": lambda: torch.topk(smp.scores(view), n_ntk).indices,
@@ -201,17 +184,18 @@ def _scale_child(what, size, hidden, layers, chunk_size, ratio, threads, q):
     q.put({"s": time.perf_counter() - t0, "peak_mib": _peak_rss_mib() - base})
 
 
-def bench_scale(sizes=(64, 256, 1024, 2048), hidden: int = 128, layers: int = 3,
+def bench_scale(sizes=(64, 256, 1024, 2048), hidden: int | None = None, layers: int | None = None,
                 chunk_size: int = 8192, ratio: float = 0.2, threads: int | None = None,
                 out=print) -> dict:
     """Time and peak memory of one NINT scoring pass and one NINT step at N = size² (SIREN
-    layers×hidden, RGB, CPU), each pass in a fresh process. At a fixed chunk size the time
+    layers×hidden, default models.DEFAULTS, RGB, CPU), each pass in a fresh process. At a fixed chunk size the time
     should grow linearly in N and the working set stay flat; what does grow is the N-sized
     results every pass must return (residuals, scores), a few bytes per coordinate, like the
     signal itself. Returns a JSON-ready dict."""
+    hidden, layers = hidden or DEFAULTS["hidden"], layers or DEFAULTS["layers"]
     threads = threads or torch.get_num_threads()
     res = {"benchmark": "scale", "model": f"siren {layers}x{hidden}", "chunk_size": chunk_size,
-           "ratio": ratio, "threads": threads, "machine": machine_info("cpu"), "sizes": {}}
+           "ratio": ratio, "threads": threads, "machine": devices.machine_info("cpu"), "sizes": {}}
     out(f"scale benchmark: SIREN {layers}x{hidden}, RGB, CPU, {threads} thread(s), chunk {chunk_size}, "
         f"ratio {ratio}, each pass in a fresh process (load {res['machine']['load_avg']})")
     out(f"{'N':>9} {'signal MiB':>10} {'score s':>8} {'score MiB':>9} {'step s':>7} {'step MiB':>8} "

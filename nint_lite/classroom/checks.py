@@ -1,24 +1,32 @@
-"""Self-checks for the exercises: run the learner's function on fresh random inputs, compare it
-with the package's reference (or an analytic answer), print a short verdict, and raise
-AssertionError with what differs on failure. CI runs them on the solutions.
+"""Self-checks for the exercises: nl.checks.<name>(my_fn) tests the learner's function.
 
-    nl.checks.make_grid(my_fn)          notebook 01: my_fn(shape) -> (prod(shape), len(shape)) grid in [-1, 1]
-    nl.checks.psnr_by_hand(my_fn)       notebook 01: my_fn(pred, target, data_range=1.0) -> dB (float)
-    nl.checks.siren_init_bounds(my_fn)  notebook 01: my_fn(fan_in, w0, first) -> SIREN weight bound
-    nl.checks.k_times_v(my_fn)          notebook 02: my_fn(model, x, v) -> K v, (N, C)
-    nl.checks.jacobian(my_fn)           notebook 02: my_fn(model, x) -> J, (N, C, P)
-    nl.checks.k_times_v_chunked(my_fn)  notebook 02: my_fn(model, x, v, chunk_size) -> K v, (N, C)
-    nl.checks.self_leverage(my_fn)      notebook 03: my_fn(model, x) -> tr K_ii, (N,)
-    nl.checks.coupling_row(my_fn)       notebook 03: my_fn(model, x, q) -> tr K(x_q, x_j), (N,)
-    nl.checks.int_selection(my_fn)      notebook 04: my_fn(residual (N, C), B) -> top-B indices by Σ_c |r|
-    nl.checks.nint_mix(my_fn)           notebook 04: my_fn(score, error, B, n_ntk, n_rand, generator) -> indices
-    nl.checks.train_step(my_fn)         notebook 05: my_fn(model, opt, x, y, indices): one step on the subset MSE
-    nl.checks.uniform_indices(my_fn)    notebook 05: my_fn(n, B, generator) -> B distinct uniform indices
-    nl.checks.time_to(my_fn)            notebook 05: my_fn(seconds, psnr, target) -> first time PSNR ≥ target, or None
-    nl.checks.si_snr_by_hand(my_fn)     notebook 06: my_fn(pred (N,), target (N,)) -> SI-SNR in dB
-    nl.checks.iou_by_hand(my_fn)        notebook 06: my_fn(pred_sdf (N,), target_sdf (N,)) -> IoU of the insides
-    nl.checks.paired_ratio(my_fn)       notebook 07: my_fn(times, full_times) -> median per-seed ratio, or None
-    nl.checks.sender_scores(my_fn)      notebook 08: my_fn(model, x, r, probes, generator) -> ≈ r_iᵀ (K²)_ii r_i
+Used by the exercises of notebooks 01–08 (as nl.checks, an alias of nint_lite.classroom.checks).
+
+Each check runs the learner's function on fresh random inputs, compares it with an independent
+reference (the package's function, an analytic answer, or an explicit kernel), prints a short
+verdict, and raises AssertionError with what differs on failure — naming the plausible mistake
+when the answer reproduces one. CI runs them on the solutions.
+
+    make_grid(my_fn)          notebook 01: my_fn(shape) -> (prod(shape), len(shape)) grid in [-1, 1]
+    psnr_by_hand(my_fn)       notebook 01: my_fn(pred, target, data_range=1.0) -> dB (float)
+    siren_init_bounds(my_fn)  notebook 01: my_fn(fan_in, w0, first) -> SIREN weight bound
+    k_times_v(my_fn)          notebook 02: my_fn(model, x, v) -> K v, (N, C)
+    jacobian(my_fn)           notebook 02: my_fn(model, x) -> J, (N, C, P)
+    k_times_v_chunked(my_fn)  notebook 02: my_fn(model, x, v, chunk_size) -> K v, (N, C)
+    self_leverage(my_fn)      notebook 03: my_fn(model, x) -> tr K_ii, (N,)
+    coupling_row(my_fn)       notebook 03: my_fn(model, x, q) -> tr K(x_q, x_j), (N,)
+    int_selection(my_fn)      notebook 04: my_fn(residual (N, C), B) -> top-B indices by Σ_c |r|
+    nint_mix(my_fn)           notebook 04: my_fn(score, error, B, n_ntk, n_rand, generator) -> indices
+    train_step(my_fn)         notebook 05: my_fn(model, opt, x, y, indices): one step on the subset MSE
+    uniform_indices(my_fn)    notebook 05: my_fn(n, B, generator) -> B distinct uniform indices
+    time_to(my_fn)            notebook 05: my_fn(seconds, psnr, target) -> first time PSNR ≥ target, or None
+    si_snr_by_hand(my_fn)     notebook 06: my_fn(pred (N,), target (N,)) -> SI-SNR in dB
+    iou_by_hand(my_fn)        notebook 06: my_fn(pred_sdf (N,), target_sdf (N,)) -> IoU of the insides
+    paired_ratio(my_fn)       notebook 07: my_fn(times, full_times) -> median per-seed ratio, or None
+    sender_scores(my_fn)      notebook 08: my_fn(model, x, r, probes, generator) -> ≈ r_iᵀ (K²)_ii r_i
+
+Only core modules are imported here (torch, no plotting); the 3D IoU comes from nint_lite.shapes
+inside iou_by_hand.
 """
 from __future__ import annotations
 
@@ -27,10 +35,10 @@ import math
 
 import torch
 
-from . import ntk
-from .metrics import iou, psnr, si_snr
-from .models import make_model
-from .signals import grid
+from .. import ntk
+from ..metrics import psnr, si_snr
+from ..models import make_model
+from ..signals import grid
 
 __all__ = ["make_grid", "psnr_by_hand", "siren_init_bounds", "k_times_v", "jacobian", "k_times_v_chunked",
            "self_leverage", "coupling_row", "int_selection", "nint_mix", "train_step", "uniform_indices",
@@ -75,85 +83,21 @@ def _compare(name, out, ref, tol, hints=(), case=""):
                 f"(tolerance {tol:.0e}){case}{hint}")
 
 
-def k_times_v(fn, trials: int = 3):
-    """fn(model, x, v) must return K v with K the empirical NTK: (N, C). Tolerance 1e-4 relative."""
-    name = "k_times_v"
-    for trial in range(trials):
-        g = torch.Generator().manual_seed(100 + trial)
-        n, c = (13, 3) if trial % 2 else (9, 1)
-        model = make_model("siren", 2, c, hidden=16, layers=2, seed=trial)
-        x = torch.rand(n, 2, generator=g) * 2 - 1
-        v = torch.randn(n, c, generator=g)
-        ref = ntk.matvec(model, x, v)
-        out = fn(model, x, v)
-        if not torch.is_tensor(out) or tuple(out.shape) != (n, c):
-            got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
-            _fail(name, f"shape (N, C) = ({n}, {c}) expected, got {got}")
-        out = out.detach()
-        err = (out - ref).abs()
-        rel = (err.max() / ref.abs().max()).item()
-        if rel > 1e-4:
-            i = int(err.amax(1).argmax())
-            hint = ""
-            if torch.allclose(out, model(x).detach(), atol=1e-5):
-                hint = " — this is f(x): jvp returns (primal, tangent), keep the tangent"
-            _fail(name, f"max relative error {rel:.1e} at coordinate {i} (trial {trial + 1}){hint}")
-    print(f"✓ {name}: matches nl.ntk.matvec on {trials} random models and inputs (rel. error ≤ 1e-4)")
+def _as_float(name, out):
+    try:
+        return float(out)
+    except (TypeError, ValueError):
+        _fail(name, f"expected a number (float), got {type(out).__name__}")
 
 
-def int_selection(fn, trials: int = 4):
-    """fn(residual (N, C), B) must return the B indices with the largest Σ_c |r_ic| (any order)."""
-    name = "int_selection"
-    for trial in range(trials):
-        g = torch.Generator().manual_seed(200 + trial)
-        n, c = 50 + 17 * trial, 1 + 2 * (trial % 2)
-        r = torch.randn(n, c, generator=g)
-        b = 5 + 3 * trial
-        ref = set(torch.topk(r.abs().sum(1), b).indices.tolist())
-        idx = fn(r.clone(), b)
-        _check_indices(name, idx, n, b)
-        got = set(idx.tolist())
-        if got != ref:
-            l2 = set(torch.topk(r.norm(dim=1), b).indices.tolist())
-            hint = " — that is the ℓ2 norm; INT sums |r| over channels" if got == l2 and c > 1 else ""
-            _fail(name, f"{len(got - ref)} of {b} indices are not among the top-B by Σ_c|r| "
-                        f"(trial {trial + 1}, N={n}, C={c}){hint}")
-    print(f"✓ {name}: picks exactly the top-B by Σ_c |r| on {trials} random residuals")
-
-
-def nint_mix(fn, trials: int = 4):
-    """fn(score (N,), error (N,), B, n_ntk, n_rand, generator) must return B distinct indices:
-    the top n_ntk by score, then the top (B − n_ntk − n_rand) by error among the rest, then
-    n_rand uniformly random among the remaining coordinates."""
-    name = "nint_mix"
-    for trial in range(trials):
-        g = torch.Generator().manual_seed(300 + trial)
-        n = 80 + 10 * trial
-        score, error = torch.rand(n, generator=g), torch.rand(n, generator=g)
-        b, n_ntk, n_rand = 20, [6, 0, 3, 20][trial], [10, 14, 0, 0][trial]
-        idx = fn(score.clone(), error.clone(), b, n_ntk, n_rand, torch.Generator().manual_seed(trial))
-        _check_indices(name, idx, n, b)
-        got = set(idx.tolist())
-        ntk_set = set(torch.topk(score, n_ntk).indices.tolist())
-        if not ntk_set <= got:
-            _fail(name, f"{len(ntk_set - got)} of the top-{n_ntk} NTK-score coordinates are missing (trial {trial + 1})")
-        rest_err = error.clone()
-        rest_err[list(ntk_set)] = -1
-        n_err = b - n_ntk - n_rand
-        err_set = set(torch.topk(rest_err, n_err).indices.tolist())
-        if not err_set <= got:
-            _fail(name, f"{len(err_set - got)} of the top-{n_err} error coordinates (outside the NTK set) "
-                        f"are missing (trial {trial + 1}); pick errors among the coordinates not already taken")
-    # the random part must actually be random: two generators, two different draws
-    g_score, g_err = torch.rand(200, generator=torch.Generator().manual_seed(9)), torch.rand(200, generator=torch.Generator().manual_seed(10))
-    a = set(fn(g_score, g_err, 40, 5, 30, torch.Generator().manual_seed(1)).tolist())
-    c = set(fn(g_score, g_err, 40, 5, 30, torch.Generator().manual_seed(2)).tolist())
-    if a == c:
-        _fail(name, "the random part did not change with the generator: draw it with the `generator` argument")
-    print(f"✓ {name}: NTK top, error top among the rest and a random remainder on {trials} cases")
+def _small(trial, n, c, name="siren", hidden=8):
+    g = torch.Generator().manual_seed(500 + trial)
+    model = make_model(name, 2, c, hidden=hidden, layers=2, seed=trial)
+    return model, torch.rand(n, 2, generator=g) * 2 - 1, torch.randn(n, c, generator=g)
 
 
 # --------------------------------------------------------------------------- notebook 01
+
 
 def make_grid(fn):
     """fn(shape) must return nl.grid(shape): every node of [-1, 1]^d, endpoints included, row-major."""
@@ -226,10 +170,31 @@ def siren_init_bounds(fn):
 
 # --------------------------------------------------------------------------- notebook 02
 
-def _small(trial, n, c, name="siren", hidden=8):
-    g = torch.Generator().manual_seed(500 + trial)
-    model = make_model(name, 2, c, hidden=hidden, layers=2, seed=trial)
-    return model, torch.rand(n, 2, generator=g) * 2 - 1, torch.randn(n, c, generator=g)
+
+def k_times_v(fn, trials: int = 3):
+    """fn(model, x, v) must return K v with K the empirical NTK: (N, C). Tolerance 1e-4 relative."""
+    name = "k_times_v"
+    for trial in range(trials):
+        g = torch.Generator().manual_seed(100 + trial)
+        n, c = (13, 3) if trial % 2 else (9, 1)
+        model = make_model("siren", 2, c, hidden=16, layers=2, seed=trial)
+        x = torch.rand(n, 2, generator=g) * 2 - 1
+        v = torch.randn(n, c, generator=g)
+        ref = ntk.matvec(model, x, v)
+        out = fn(model, x, v)
+        if not torch.is_tensor(out) or tuple(out.shape) != (n, c):
+            got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+            _fail(name, f"shape (N, C) = ({n}, {c}) expected, got {got}")
+        out = out.detach()
+        err = (out - ref).abs()
+        rel = (err.max() / ref.abs().max()).item()
+        if rel > 1e-4:
+            i = int(err.amax(1).argmax())
+            hint = ""
+            if torch.allclose(out, model(x).detach(), atol=1e-5):
+                hint = " — this is f(x): jvp returns (primal, tangent), keep the tangent"
+            _fail(name, f"max relative error {rel:.1e} at coordinate {i} (trial {trial + 1}){hint}")
+    print(f"✓ {name}: matches nl.ntk.matvec on {trials} random models and inputs (rel. error ≤ 1e-4)")
 
 
 def jacobian(fn):
@@ -267,6 +232,7 @@ def k_times_v_chunked(fn):
 
 # --------------------------------------------------------------------------- notebook 03
 
+
 def self_leverage(fn):
     """fn(model, x) must return tr K_ii = ‖J_i‖²_F = Σ_c ‖J_ic‖² for every coordinate: (N,)."""
     name = "self_leverage"
@@ -296,9 +262,69 @@ def coupling_row(fn):
     print(f"✓ {name}: matches the trace of row q of nl.ntk.matrix for C = 1 and 3")
 
 
+# --------------------------------------------------------------------------- notebook 04
+
+
+def int_selection(fn, trials: int = 4):
+    """fn(residual (N, C), B) must return the B indices with the largest Σ_c |r_ic| (any order)."""
+    name = "int_selection"
+    for trial in range(trials):
+        g = torch.Generator().manual_seed(200 + trial)
+        n, c = 50 + 17 * trial, 1 + 2 * (trial % 2)
+        r = torch.randn(n, c, generator=g)
+        b = 5 + 3 * trial
+        ref = set(torch.topk(r.abs().sum(1), b).indices.tolist())
+        idx = fn(r.clone(), b)
+        _check_indices(name, idx, n, b)
+        got = set(idx.tolist())
+        if got != ref:
+            l2 = set(torch.topk(r.norm(dim=1), b).indices.tolist())
+            hint = " — that is the ℓ2 norm; INT sums |r| over channels" if got == l2 and c > 1 else ""
+            _fail(name, f"{len(got - ref)} of {b} indices are not among the top-B by Σ_c|r| "
+                        f"(trial {trial + 1}, N={n}, C={c}){hint}")
+    print(f"✓ {name}: picks exactly the top-B by Σ_c |r| on {trials} random residuals")
+
+
+def nint_mix(fn, trials: int = 4):
+    """fn(score (N,), error (N,), B, n_ntk, n_rand, generator) must return B distinct indices:
+    the top n_ntk by score, then the top (B − n_ntk − n_rand) by error among the rest, then
+    n_rand uniformly random among the remaining coordinates."""
+    name = "nint_mix"
+    for trial in range(trials):
+        g = torch.Generator().manual_seed(300 + trial)
+        n = 80 + 10 * trial
+        score, error = torch.rand(n, generator=g), torch.rand(n, generator=g)
+        b, n_ntk, n_rand = 20, [6, 0, 3, 20][trial], [10, 14, 0, 0][trial]
+        idx = fn(score.clone(), error.clone(), b, n_ntk, n_rand, torch.Generator().manual_seed(trial))
+        _check_indices(name, idx, n, b)
+        got = set(idx.tolist())
+        ntk_set = set(torch.topk(score, n_ntk).indices.tolist())
+        if not ntk_set <= got:
+            _fail(name, f"{len(ntk_set - got)} of the top-{n_ntk} NTK-score coordinates are missing (trial {trial + 1})")
+        rest_err = error.clone()
+        rest_err[list(ntk_set)] = -1
+        n_err = b - n_ntk - n_rand
+        err_set = set(torch.topk(rest_err, n_err).indices.tolist())
+        if not err_set <= got:
+            _fail(name, f"{len(err_set - got)} of the top-{n_err} error coordinates (outside the NTK set) "
+                        f"are missing (trial {trial + 1}); pick errors among the coordinates not already taken")
+    # the random part must actually be random: two generators, two different draws
+    g_score, g_err = torch.rand(200, generator=torch.Generator().manual_seed(9)), torch.rand(200, generator=torch.Generator().manual_seed(10))
+    a = set(fn(g_score, g_err, 40, 5, 30, torch.Generator().manual_seed(1)).tolist())
+    c = set(fn(g_score, g_err, 40, 5, 30, torch.Generator().manual_seed(2)).tolist())
+    if a == c:
+        _fail(name, "the random part did not change with the generator: draw it with the `generator` argument")
+    print(f"✓ {name}: NTK top, error top among the rest and a random remainder on {trials} cases")
+
+
 # --------------------------------------------------------------------------- notebook 05
 
+
 def _step(model, opt, x, y, idx, zero=True, full=False, reduce=torch.mean):
+    """The reference for train_step, and (with zero / full / reduce) the mistakes it names.
+    Written out on purpose rather than calling nl.train_step: the exercise is a textbook step
+    (zero_grad, forward, backward, opt.step), while train.train_step only accumulates gradients
+    chunk by chunk, so the check stays independent of the code it teaches."""
     sel = slice(None) if full else idx
     loss = reduce((model(x[sel]) - y[sel]) ** 2)
     if zero:
@@ -392,11 +418,7 @@ def time_to(fn):
     print(f"✓ {name}: first time PSNR ≥ target, or None, on {len(cases)} histories")
 
 
-def _as_float(name, out):
-    try:
-        return float(out)
-    except (TypeError, ValueError):
-        _fail(name, f"expected a number (float), got {type(out).__name__}")
+# --------------------------------------------------------------------------- notebook 06
 
 
 def si_snr_by_hand(fn):
@@ -424,6 +446,8 @@ def si_snr_by_hand(fn):
 
 def iou_by_hand(fn):
     """fn(pred_sdf, target_sdf) must return |A ∩ B| / |A ∪ B| of the insides (SDF < 0), 1 if both are empty."""
+    from ..shapes import iou   # the 3D extra; imported here so the other checks need only the core
+
     name = "iou_by_hand"
     cases = []
     for trial in range(3):
@@ -444,6 +468,9 @@ def iou_by_hand(fn):
                 hint = " — when both shapes are empty they agree perfectly: return 1"
             _fail(name, f"got {out!r}, expected {ref:.6f} (case {k}){hint}")
     print(f"✓ {name}: matches nl.iou on {len(cases)} pairs of fields, the empty case included")
+
+
+# --------------------------------------------------------------------------- notebook 07
 
 
 def paired_ratio(fn):
@@ -478,6 +505,9 @@ def paired_ratio(fn):
                         break
             _fail(name, f"got {out!r}, expected {ref!r} for times {times} vs full {full}{hint}")
     print(f"✓ {name}: median of per-seed ratios, None when a seed missed, on {len(cases)} cases")
+
+
+# --------------------------------------------------------------------------- notebook 08
 
 
 def sender_scores(fn):

@@ -1,16 +1,17 @@
-"""ipywidgets explorers, each a thin wrapper over a plain plotting function of `nint_lite.plots`.
+"""ipywidgets explorers of the empirical NTK, each a thin wrapper over a `nint_lite.plots` figure.
+
+Built in notebooks/03_kernel_leverage.ipynb (as nl.widgets, an alias of nint_lite.classroom.widgets).
 
 A builder precomputes everything expensive once and returns `(widget, draw)`: `widget` is an
 `ipywidgets.interactive` (it calls `draw` once with the default slider values, so a figure is
 produced even headless) and `draw(**slider values) -> Figure` only slices and draws — call it
-yourself for a static figure. ipywidgets is imported inside the builders, not by `import nint_lite`.
+yourself for a static figure. ipywidgets is imported inside the builders (and matplotlib by
+nint_lite.plots at the first figure), so importing this module costs only the core.
 
     coupling_explorer(model, signal)            row / col sliders -> the coupling map of that pixel
     training_snapshots(model, signal, steps)    train; keep leverage and coupling at several steps
     training_explorer(signal, snapshots)        step slider -> leverage and coupling at that step
     selection_explorer(model, signal)           ratio slider -> NINT vs error-only picks
-
-Built in notebooks/03_kernel_leverage.ipynb.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from functools import reduce
 
 import torch
 
-from . import ntk, plots
+from .. import ntk, plots
+from ..train import fit
 
 __all__ = ["coupling_explorer", "training_snapshots", "training_explorer", "selection_explorer"]
 
@@ -37,9 +39,9 @@ def coupling_explorer(model, signal, query=None):
     strongest edge pixel (plots.edge_and_flat). Returns (widget, draw(row, col) -> Figure)."""
     import ipywidgets as W
 
-    h, w = plots._check_image(signal, "coupling_explorer")
+    h, w = plots.image_shape(signal, "coupling_explorer")
     r0, c0 = query if query is not None else plots.edge_and_flat(signal)["edge"]
-    plots._pixel(signal, (r0, c0), "query")
+    plots.pixel_index(signal, (r0, c0), fn="coupling_explorer")
 
     def draw(row=r0, col=c0):
         return plots.coupling_map(model, signal, (row, col))
@@ -47,21 +49,20 @@ def coupling_explorer(model, signal, query=None):
                         col=W.IntSlider(c0, 0, w - 1, description="col"))
 
 
-def training_snapshots(model, signal, steps=(0, 50, 100, 200), query=None, lr: float = 1e-4,
-                       device="auto") -> dict:
-    """Train `model` in place with nl.fit (full batch, Adam, `lr`) for max(steps) steps and keep,
+def training_snapshots(model, signal, steps=(0, 50, 100, 200), query=None, lr: float | None = None,
+                       device=None) -> dict:
+    """Train `model` in place with nl.fit (full batch, Adam, `lr`; None: the model family's
+    recommended lr) for max(steps) steps, on `device` (None: where the model is), and keep,
     at each step in `steps`: the self-leverage ntk.diagonal (N,), the coupling row
     tr K(x_q, ·) (N,) of `query` (default: the strongest edge pixel), the PSNR and a copy of
     the state_dict. Returns {"steps", "psnr", "leverage" (S, N), "coupling" (S, N), "query",
     "state_dicts"}, tensors on the CPU.
     """
-    from .train import fit
-
     steps = sorted({int(s) for s in steps})
     if not steps or steps[0] < 0 or steps[-1] <= 0:
         raise ValueError(f"steps must be non-negative ints with at least one > 0, got {steps}")
     query = query if query is not None else plots.edge_and_flat(signal)["edge"]
-    q = plots._pixel(signal, query, "query")
+    q = plots.pixel_index(signal, query, fn="training_snapshots")
     snap = {"steps": [], "psnr": [], "leverage": [], "coupling": [], "query": tuple(query),
             "state_dicts": []}
 
@@ -108,8 +109,9 @@ def selection_explorer(model, signal, ratio: float = 0.2):
     Returns (widget, draw(ratio) -> Figure)."""
     import ipywidgets as W
 
-    plots._check_image(signal, "selection_explorer")
-    x, y = plots._xy(model, signal)
+    plots.image_shape(signal, "selection_explorer")
+    dev = next(model.parameters()).device
+    x, y = signal.coords.to(dev), signal.values.to(dev)
     with torch.no_grad():
         r = model(x) - y
     orders = {"NINT ‖(K r)_i‖": torch.argsort(ntk.nint_scores(model, x, r), descending=True).cpu(),

@@ -1,22 +1,41 @@
-"""Student copies of the notebooks, generated from the instructor versions.
+"""Classroom extras: student copies of the notebooks, the exercise self-checks and the widgets.
 
-Every `### BEGIN SOLUTION` … `### END SOLUTION` block becomes `# YOUR CODE HERE` and
-`raise NotImplementedError("Student exercise: …")` at the block's indentation; the outputs and
-execution counts of the exercise cells and of their check cells are cleared; everything else
+Used by `make student` (notebooks/ -> notebooks/student/) and, through nl.checks and nl.widgets,
+by the exercises of notebooks 01–08 and the explorers of notebooks/03_kernel_leverage.ipynb.
+
+    nint_lite.classroom            strip_solutions, student_notebook, generate (this file)
+    nint_lite.classroom.checks     nl.checks: one self-check per exercise
+    nint_lite.classroom.widgets    nl.widgets: ipywidgets explorers over nint_lite.plots
+
+Student copies: every `### BEGIN SOLUTION` … `### END SOLUTION` block becomes `# YOUR CODE HERE`
+and `raise NotImplementedError("Student exercise: …")` at the block's indentation; the outputs
+and execution counts of the exercise cells and of their check cells are cleared; everything else
 (prose, figures, other outputs) is kept. The fences are nbgrader's, so nbgrader's
 `generate_assignment` works on the instructor notebooks too.
 
     python -m nint_lite.classroom notebooks notebooks/student     (what `make student` runs)
+
+Nothing heavy is imported here: nbformat is imported by `generate`, ipywidgets and matplotlib
+by the widget builders, so `import nint_lite.classroom.checks` costs only the core.
 """
 from __future__ import annotations
 
+import importlib
 import re
-import sys
 from pathlib import Path
+
+__all__ = ["strip_solutions", "student_notebook", "generate"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _FENCE = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*", re.M | re.S)
 _DEF = re.compile(r"^[ \t]*def (\w+)\(", re.M)
+
+
+def __getattr__(name):
+    # nint_lite.classroom.checks / .widgets on first use, without importing them up front
+    if name in ("checks", "widgets"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def strip_solutions(source: str) -> str:
@@ -56,8 +75,12 @@ def student_notebook(nb):
 
 
 def generate(src_dir, dst_dir) -> list[Path]:
-    """Write dst_dir/NN_*.ipynb for every src_dir/*.ipynb that has solution fences."""
+    """Write dst_dir/NN_*.ipynb for every src_dir/*.ipynb that has solution fences; returns the
+    paths written. FileNotFoundError if src_dir is not a directory."""
     import nbformat
+
+    if not Path(src_dir).is_dir():
+        raise FileNotFoundError(f"src_dir {str(src_dir)!r} is not a directory of notebooks")
     written = []
     for path in sorted(Path(src_dir).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -67,10 +90,3 @@ def generate(src_dir, dst_dir) -> list[Path]:
         nbformat.write(student_notebook(nb), Path(dst_dir) / path.name)
         written.append(Path(dst_dir) / path.name)
     return written
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m nint_lite.classroom SRC_DIR DST_DIR")
-    for p in generate(*sys.argv[1:]):
-        print(f"wrote {p}")
