@@ -1,4 +1,6 @@
 # make demo | make test | make lab — each sets itself up on first use (Python 3.11 + pip only).
+# make gpu-check: the GPU checks and benchmarks in ≤ 8 min on one GPU -> results/gpu/gpu_check.{json,md}
+#   (make gpu-check SMOKE=1: the same script at tiny sizes, any machine, < 1 min -> results/gpu_smoke/)
 # GPU users: make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" test
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 TORCH  ?= torch==2.13.0
@@ -9,7 +11,7 @@ KEY    := $(shell cat pyproject.toml | sha1sum | cut -c1-12)-$(shell echo '$(TOR
 STAMP  := $(VENV)/.installed-$(KEY)
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test lab student clean
+.PHONY: setup demo test lab student gpu-check clean
 
 setup: $(STAMP)
 
@@ -27,6 +29,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/student
+
+# nint_lite/lab/gpu_check.py: tests/test_gpu.py, notebooks 01–05, the paper's protocol, bench ntk,
+# NINT at scale, a distributed fit; skips what its 450 s budget cannot fit
+gpu-check: $(STAMP)
+	$(PY) -m nint_lite.lab.gpu_check $(if $(SMOKE),--smoke,)
 
 # student copies: solution fences replaced by stubs that raise NotImplementedError
 student: $(STAMP)

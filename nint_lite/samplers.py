@@ -56,7 +56,7 @@ class View:
     def __init__(self, model, coords, values, shape=None, kind="image", steps=1, chunk_size=65536,
                  forward=None, optimizer=None):
         self.model, self.coords, self.values = model, coords, values
-        self.forward = forward or model  # e.g. a torch.compile'd forward of the same model
+        self.forward = model if forward is None else forward  # e.g. a torch.compile'd forward
         shape = (coords.shape[0],) if shape is None else shape
         self.shape, self.kind, self.steps, self.chunk_size = tuple(shape), kind, int(steps), chunk_size
         self.optimizer = optimizer  # for scores that use the optimiser's state (beyond/)
@@ -94,6 +94,7 @@ class Sampler:
     """Base class: ratio ρ0 ∈ (0, 1], a ratio schedule, and a seeded generator."""
 
     name = "base"
+    fixed_shape = True  # the batch has the same size every step (with a constant ratio schedule)
 
     def __init__(self, ratio: float = 0.2, seed: int = 0, schedule: str = "constant"):
         schedules.ratio(schedule, 0, 1, ratio)  # validates ratio and schedule name
@@ -116,6 +117,20 @@ class Sampler:
         """This step's selection: the model changed since the last call, so residuals are redone."""
         self.view.new_step()
         return self.select(t)
+
+    def state_dict(self) -> dict:
+        """What a resumed fit needs to continue exactly: the generator's state and the sampler's
+        own tensors and numbers (caches, counters, positions), on the CPU."""
+        simple = (torch.Tensor, int, float, bool, str, type(None))
+        attrs = {k: v.cpu() if torch.is_tensor(v) else v for k, v in vars(self).items()
+                 if k not in ("view", "generator") and isinstance(v, simple)}
+        return {"generator": self.generator.get_state(), "attrs": attrs}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Undo state_dict(), after setup() on the resumed fit's view."""
+        self.generator.set_state(state["generator"])
+        for k, v in state["attrs"].items():
+            setattr(self, k, v.to(self.view.device) if torch.is_tensor(v) else v)
 
     def batch_size(self, t: int, T: int) -> int:
         return max(1, min(self.n, round(schedules.ratio(self.schedule, t, T, self.rho0) * self.n)))

@@ -115,12 +115,13 @@ def _audio_view(n=64):
 
 # --------------------------------------------------------------------------- counts, dtype, device
 
-def _check_indices(sel, view):
+def _check_indices(sel, view, name=""):
     idx = sel.indices
     assert idx.dtype == torch.long
     assert idx.device == view.device
     assert idx.ndim == 1
-    assert len(set(idx.tolist())) == len(idx), "duplicate indices"
+    if name != "soft":  # Soft Mining trains a node twice when two positions snap to it
+        assert len(set(idx.tolist())) == len(idx), "duplicate indices"
     assert int(idx.min()) >= 0 and int(idx.max()) < view.n
 
 
@@ -131,7 +132,7 @@ def test_select_counts(name, cam32):
     assert b == 205
     sels = _drive(make_sampler(name, ratio=0.2, seed=0), view, range(6))
     for t, sel in enumerate(sels):
-        _check_indices(sel, view)
+        _check_indices(sel, view, name)
         if name == "full":
             assert sel.full and torch.equal(sel.indices, torch.arange(n))
         elif name == "evos":
@@ -141,7 +142,7 @@ def test_select_counts(name, cam32):
             else:
                 assert not sel.full and len(sel.indices) == b + round(0.5 * 0.2 * n) == 307, t
         elif name == "soft":
-            assert 0 < len(sel.indices) <= b and not sel.full
+            assert len(sel.indices) == b and not sel.full
         else:
             assert len(sel.indices) == b, (name, t, len(sel.indices))
             assert not sel.full
@@ -577,24 +578,19 @@ def test_canny_edges_on_a_square(square32):
 
 # --------------------------------------------------------------------------- Soft Mining
 
-def test_soft_selection_and_weights(cam32):
+def test_soft_selection_is_the_snapped_positions(cam32):
     view = _view(cam32)
     smp = make_sampler("soft", ratio=0.2, seed=0)
     smp.setup(view)
     for t in range(5):
         sel = _drive(smp, view, [t], setup=False)[0]
-        w = sel.weights
-        assert w is not None and w.shape == sel.indices.shape
-        assert bool((w > 0).all())
-        mult = w * 205 / len(sel.indices)  # coincident positions merged: weights ∝ multiplicity
-        torch.testing.assert_close(mult, mult.round())
-        assert int(mult.round().sum()) == 205
+        # one entry per position, coincident ones included (the same shape every step: no sync)
+        assert sel.weights is None and sel.indices.shape == (205,)
         assert smp.u.shape == (205, 2)
         assert bool((smp.u.abs() <= 1).all())
-        # indices are the grid-snapped positions
         rows = ((smp.u[:, 0] + 1) / 2 * 31).round().long()
         cols = ((smp.u[:, 1] + 1) / 2 * 31).round().long()
-        assert set(sel.indices.tolist()) == set((rows * 32 + cols).tolist())
+        assert sel.indices.tolist() == (rows * 32 + cols).tolist()
 
 
 def test_soft_target_is_bilinear_in_row_col_order(rgb16):
@@ -616,7 +612,7 @@ def test_soft_redraws_from_the_edge_pdf():
     sig = nl.load_image(a)
     smp = make_sampler("soft", ratio=0.2, seed=0)
     smp.setup(_view(sig, hidden=8))
-    pdf = smp.pdf.reshape(32, 32)
+    pdf = torch.diff(smp.cdf, prepend=smp.cdf.new_zeros(1)).reshape(32, 32)
     assert float(pdf[:, 18:22].sum()) > 0.999
     u = smp._from_pdf(500)
     rows = (u[:, 0] + 1) / 2 * 31
@@ -837,11 +833,11 @@ def test_image_methods_generalise_to_1d_and_3d_grids(name, make_view):
     b = round(0.25 * view.n)
     smp = make_sampler(name, ratio=0.25, seed=0)
     for t, sel in zip(range(6), _drive(smp, view, range(6))):
-        _check_indices(sel, view)
+        _check_indices(sel, view, name)
         if name in ("egra", "expansive"):
             assert len(sel.indices) == b
         elif name == "soft":
-            assert 1 <= len(sel.indices) <= b and sel.weights.sum().item() == pytest.approx(len(sel.indices))
+            assert len(sel.indices) == b and sel.weights is None
         elif not sel.full:  # evos: offspring B + mutation 0.5·B
             assert len(sel.indices) == b + round(0.5 * 0.25 * view.n)
 
@@ -903,7 +899,7 @@ def test_grid_samplers_reject_irregular_grids(name):
 def test_generic_samplers_work_on_audio(name):
     view = _audio_view()
     for sel in _drive(make_sampler(name, ratio=0.25, seed=0), view, range(3)):
-        _check_indices(sel, view)
+        _check_indices(sel, view, name)
         assert len(sel.indices) == (64 if name == "full" else 16)
 
 

@@ -123,7 +123,7 @@ def test_to_dict_is_json_serialisable(camera16):
     assert back["steps"] == [0, 5, 10]
     assert back["psnr"] == pytest.approx(h.psnr)
     assert back["final"]["psnr"] == pytest.approx(h.final["psnr"])
-    assert set(back) == {"sampler", "steps", "train_seconds", "psnr", "metrics", "eval_seconds", "final",
+    assert set(back) == {"sampler", "precision", "steps", "train_seconds", "psnr", "metrics", "eval_seconds", "final",
                          "interrupted", "stopped_by", "selections"}
 
 

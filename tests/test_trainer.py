@@ -103,7 +103,7 @@ def test_callbacks_live_plot_and_reconstructions(cam, tmp_path):
     assert live.updates == 3 and h.steps == [0, 5, 10]
 
 
-@pytest.mark.parametrize("sampler", ["full", "nint", "egra", "soft"])
+@pytest.mark.parametrize("sampler", ["full", "nint", "egra", "soft", "evos"])
 def test_chunked_training_step_gives_the_one_pass_gradient(cam, sampler):
     # cam is 16×16: chunks of 7 coordinates split both the full batch (256) and B = 51
     params = []

@@ -23,6 +23,7 @@ class EVOS(Sampler):
     (B coordinates) plus 0.5·ρ0·N uniformly random mutations, i.e. 1.5·B coordinates."""
 
     name = "evos"
+    fixed_shape = False  # key iterations train on all N, the others on 1.5·B
 
     def __init__(self, ratio=0.2, seed=0, schedule="constant", lap_weight=1e-5, lap_until=0.3):
         super().__init__(ratio, seed, schedule)

@@ -23,9 +23,12 @@ class SoftMining(Sampler):
     B continuous positions persist across steps; each moves along ∇ log L plus noise, where L is
     the squared error against the bilinearly interpolated target. The last 10 % are re-drawn
     uniformly and the lowest-loss 10 % (and any that left the domain) from the Sobel-edge PDF.
-    Positions are snapped to the nearest pixel for training (coincident ones merged, their
-    weights summed): a grid version of the continuous method. In d dimensions positions move in
+    Positions are snapped to the nearest pixel for training (a node hit by two positions is
+    trained twice): a grid version of the continuous method. In d dimensions positions move in
     d dimensions, with (multi)linear interpolation of the target through grid_sample.
+    Every step has the same shapes whatever the data (no unique, no masks), so it never makes
+    the host wait for a GPU, and edge positions are drawn by inverse-CDF sampling, which works
+    for any number of nodes (torch.multinomial stops at 2^24).
     """
 
     name = "soft"
@@ -37,8 +40,9 @@ class SoftMining(Sampler):
     def setup(self, view):
         need_grid(self, view)
         super().setup(view)
-        mag = torch.from_numpy(gradient_magnitude(view) + 1e-8)
-        self.pdf = (mag / mag.sum()).float().to(view.device)
+        mag = torch.from_numpy(gradient_magnitude(view) + 1e-8).double()
+        # the Sobel-edge PDF as its CDF, in float64 so that millions of nodes still sum exactly
+        self.cdf = (mag.cumsum(0) / mag.sum()).to(view.device)
         # grid sides as a tensor (for arithmetic on positions) and as Python ints (for shapes and
         # the step size: reading a device tensor back every step would sync with a GPU)
         self.dims = torch.tensor(view.shape, device=view.device)
@@ -50,7 +54,8 @@ class SoftMining(Sampler):
 
     def _from_pdf(self, k):
         g = self.generator
-        idx = torch.multinomial(self.pdf, k, replacement=True, generator=g)
+        u = torch.rand(k, generator=g, device=g.device, dtype=torch.float64)
+        idx = torch.searchsorted(self.cdf, u).clamp_max(len(self.cdf) - 1)  # inverse CDF
         jitter = (torch.rand(k, len(self.dims), generator=g, device=g.device) - 0.5) * 2 / (self.dims - 1)
         return (self._node_coords(idx) + jitter).clamp(-1, 1)
 
@@ -89,26 +94,23 @@ class SoftMining(Sampler):
             k = max(1, bsz // 10)
             u[-k:] = self._uniform(k)
             low = torch.topk(loss[:-k], min(k, bsz - k), largest=False).indices
-            out = (u.abs() > 1).any(1)
-            out[low] = True
+            out = (u.abs() > 1).any(1).index_fill(0, low, True)
             out[-k:] = False
-            if out.any():
-                u[out] = self._from_pdf(int(out.sum()))
+            # a fresh edge position for every slot, kept where the old one is out: the same
+            # shapes every step, where drawing exactly out.sum() of them would sync
+            u = torch.where(out[:, None], self._from_pdf(bsz), u)
         self.u = u
         sub = ((u + 1) / 2 * (self.dims - 1)).round().long()  # nearest node, per axis
         idx = torch.zeros(len(u), dtype=torch.long, device=u.device)
         for k, side in enumerate(self.sides):  # row-major flat index
             idx = idx * side + sub[:, k]
-        uniq, inv = torch.unique(idx, return_inverse=True)
-        # Coincident positions are merged into one node that counts as many times; loss() then
-        # multiplies in the importance weights from each node's current ℓ1 error.
-        counts = view.values.new_zeros(len(uniq)).index_add_(
-            0, inv, torch.ones(len(inv), dtype=view.values.dtype, device=inv.device))
-        return Selection(uniq, weights=counts * len(uniq) / bsz)
+        return Selection(idx)
 
     def loss(self, pred, target, sel, t=0, view=None):
+        """Importance-weighted MSE: w = e^(−r_t) from each position's ℓ1 error e, at least 0.2
+        and at most mean + std of the batch's weights (a batch statistic: see train_step)."""
         per = torch.mean((pred - target) ** 2, dim=1)
         e = (pred - target).detach().abs().mean(1).clamp_min(self.eps)
         w = e ** (-soft_exponent(t))
         w = torch.minimum(w.clamp_min(0.2), w.mean() + w.std(unbiased=False))
-        return (sel.weights * w * per).mean()
+        return (w * per if sel.weights is None else sel.weights * w * per).mean()

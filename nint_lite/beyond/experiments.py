@@ -96,7 +96,7 @@ def run_beyond(images=("astronaut", "camera"), seeds=(0, 1, 2), configs=None, de
         cfg["eval_every"] = ev = int(eval_every or cfg["eval_every"])
         cfg["checkpoints"] = (cfg["steps"] // 4 // ev * ev, cfg["steps"])  # on evaluations
     configs = BEYOND if configs is None else configs
-    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": devices.machine_info(dev),
+    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": devices.machine_info(dev, "fp32"),
            "date": datetime.date.today().isoformat(),
            "rules": {k: v if isinstance(v, str) else {"name": v[0], **v[1]} for k, v in configs.items()},
            "images": {}}

@@ -5,6 +5,7 @@
     bench.py        micro-benchmarks: K·r vs one step (bench ntk), NINT as N grows (bench scale)
     distributed.py  NINT with coordinates sharded over torch.distributed ranks (fit --distributed)
     cli.py          python -m nint_lite {fit,compare,bench}
+    gpu_check.py    make gpu-check: the one prepared GPU script (tests, notebooks, paper-size runs)
 
 Each module is imported on first use (nint_lite.lab.protocol, or nl.lab.protocol after
 `import nint_lite as nl`); the core never imports the lab.
@@ -12,7 +13,7 @@ Built in notebooks/05_nint_trainer.ipynb (compare) and notebooks/07_benchmark.ip
 """
 import importlib
 
-_MODULES = ("bench", "cli", "compare", "distributed", "protocol")
+_MODULES = ("bench", "cli", "compare", "distributed", "gpu_check", "protocol")
 
 
 def __getattr__(name):

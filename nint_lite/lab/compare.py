@@ -107,7 +107,8 @@ def compare(signal: Signal, samplers=("full", "uniform", "int", "nint"), model: 
     info = model_info(build(seeds[0]), lr)  # what was built: defaults filled in (first_w0 for audio)
     runs = {k: [] for k in configs}
     for k in configs:  # warm-up: first calls (torch.func, allocator) are not any sampler's cost
-        fit(build(0), signal, _make(configs[k], ratio, 0), steps=2, lr=lr, device=dev, progress=False)
+        fit(build(0), signal, _make(configs[k], ratio, 0), steps=2, lr=lr, device=dev, progress=False,
+            **{k: v for k, v in fit_kw.items() if k in _WARM_KW})
     for i, seed in enumerate(seeds):
         for k in (list(configs) if i % 2 == 0 else list(configs)[::-1]):
             net = build(seed)
@@ -126,6 +127,10 @@ def compare(signal: Signal, samplers=("full", "uniform", "int", "nint"), model: 
     table = summarise(runs, targets, metric, checkpoints, signal=signal, model=info,
                       protocol=protocol, device=dev)
     return Comparison(table, runs)
+
+
+# the fit keywords that change which code runs, so the warm-up must take them too
+_WARM_KW = ("precision", "compile", "train_chunk_size", "eval_chunk_size")
 
 
 def model_info(model, lr: float) -> dict:
@@ -249,8 +254,9 @@ def summarise(runs: dict, targets=(), metric: str = "psnr", checkpoints=(), ref:
         res["model"] = dict(model)
     if protocol is not None:
         res["protocol"] = dict(protocol)
-    if device is not None:
-        res["machine"] = devices.machine_info(device)
+    if device is not None:  # with the precision policy the runs were trained under
+        policies = sorted({getattr(h, "precision", "fp32") for hs in runs.values() for h in hs})
+        res["machine"] = devices.machine_info(device, policies[0] if len(policies) == 1 else policies)
     base = runs.get(ref)
     res.update({"targets": [float(t) for t in targets], "metric": metric,
                 "checkpoints": [int(c) for c in checkpoints],

@@ -139,7 +139,7 @@ def run(protocol: str = "cpu", parts=PARTS, seeds=None, device="auto", progress:
         raise ValueError("give at least one seed")
     dev = devices.resolve(device)
     ratio = cfg["ratio"]
-    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": devices.machine_info(dev),
+    res = {"protocol": protocol, "config": cfg, "seeds": list(seeds), "machine": devices.machine_info(dev, "fp32"),
            "date": datetime.date.today().isoformat(), "parts": {}}
     t_all = time.perf_counter()
 
