@@ -71,3 +71,21 @@ def test_the_recorder_sees_what_it_must(adam_outside_the_recorder):
         _ = x.masked_fill(x > 0.5, 0.0)  # fine: the shape does not depend on the data
         _ = x[torch.tensor([1, 2])]      # fine: an index tensor, not a mask
     assert sum(rec.ops.values()) == 3, rec.ops
+
+
+def test_soft_mining_draws_edge_positions_past_multinomials_limit():
+    """torch.multinomial refuses more than 2^24 categories (a 4096² image, a 256³ grid); Soft
+    Mining's inverse-CDF draw does not. A 1D grid of 2^24 + 3 nodes whose edge PDF is a spike."""
+    n = 2 ** 24 + 3
+    smp = nl.make_sampler("soft", seed=0)
+    smp.generator = torch.Generator().manual_seed(0)
+    smp.sides, smp.dims = (n,), torch.tensor([n])
+    pdf = torch.zeros(n, dtype=torch.float64)
+    pdf[n - 10:n - 5] = 1.0  # all the mass on five nodes near the far end
+    smp.cdf = pdf.cumsum(0) / pdf.sum()
+    u = smp._from_pdf(1000)
+    nodes = ((u[:, 0] + 1) / 2 * (n - 1)).round().long()
+    assert u.shape == (1000, 1) and bool((u.abs() <= 1).all())
+    assert int(nodes.min()) >= n - 11 and int(nodes.max()) <= n - 5  # drawn where the mass is
+    with pytest.raises(RuntimeError):
+        torch.multinomial(pdf.float(), 1)  # what the old draw would have hit
