@@ -19,6 +19,7 @@ Built in notebooks/01_fit_an_inr.ipynb (images); audio in notebooks/06_audio_and
 """
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -320,8 +321,10 @@ def sample_signal(name: str = "image", **kwargs) -> Signal:
     if name not in SAMPLES:
         raise ValueError(f"unknown sample signal {name!r}; valid names: {', '.join(SAMPLES)}")
     loader, rel, defaults = SAMPLES[name]
-    try:
-        return loader(data_dir() / rel, **{**defaults, **kwargs}, name=name)
-    except TypeError as e:  # e.g. size= for a sound: say which loader and what it takes
+    kw = {**defaults, **kwargs, "name": name}
+    try:  # e.g. size= for a sound: say which loader and what it takes (a bug inside still raises)
+        inspect.signature(loader).bind(data_dir() / rel, **kw)
+    except TypeError as e:
         raise ValueError(f"{name!r} is loaded by {loader.__name__}, which does not accept these "
                          f"options ({e}); see help({loader.__module__}.{loader.__name__})") from None
+    return loader(data_dir() / rel, **kw)
