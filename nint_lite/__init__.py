@@ -4,7 +4,8 @@ The public API, flat: `import nint_lite as nl`, then nl.load_image, nl.make_mode
 The core (this folder's modules) is what notebooks 01–05 build; the extras are subpackages:
 nl.baselines, nl.shapes, nl.beyond (light, imported here: they register their samplers, signals
 and scores), and nl.classroom (nl.checks, nl.widgets) and nl.lab (nl.compare, benchmarks, CLI),
-imported on first use so that `import nint_lite` stays quick. See README.md for the series.
+imported on first use so that `import nint_lite` stays quick. See README.md for the series,
+which starts at notebooks/00_start_here.ipynb.
 """
 import importlib
 
