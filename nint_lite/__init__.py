@@ -24,14 +24,15 @@ __version__ = "0.1.0"
 # name -> module that defines it, imported on first use (they pull in ipywidgets, nbformat …)
 _LAZY = {"checks": "nint_lite.classroom.checks", "widgets": "nint_lite.classroom.widgets",
          "classroom": "nint_lite.classroom", "lab": "nint_lite.lab",
-         "compare": "nint_lite.lab.compare", "Comparison": "nint_lite.lab.compare"}
+         "compare": "nint_lite.lab.compare", "Comparison": "nint_lite.lab.compare",
+         "results_path": "nint_lite.lab.compare"}
 
 
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'nint_lite' has no attribute {name!r}")
     module = importlib.import_module(_LAZY[name])
-    value = getattr(module, name) if name in ("compare", "Comparison") else module
+    value = getattr(module, name) if module.__name__ == "nint_lite.lab.compare" else module
     globals()[name] = value  # cache: the next access is a plain attribute
     return value
 
@@ -39,7 +40,7 @@ def __getattr__(name):
 __all__ = ["Signal", "grid", "load_image", "load_audio", "load_shape", "to_wav", "to_mesh",
            "save_ply", "sample_signal", "make_model", "DEFAULTS", "RECOMMENDED_LR", "psnr", "ssim",
            "si_snr", "iou", "chamfer", "make_sampler", "Sampler", "Selection", "fit", "train_step",
-           "compare", "Comparison", "save_checkpoint", "load_checkpoint", "History", "predict",
+           "compare", "Comparison", "results_path", "save_checkpoint", "load_checkpoint", "History", "predict",
            "resolve_device", "device", "checks", "widgets", "classroom", "lab", "baselines",
            "beyond", "shapes", "metrics", "models", "ntk", "plots", "samplers", "schedules",
            "signals", "train"]

@@ -150,3 +150,14 @@ def test_the_compare_layout_written_before_is_read_and_renders():
     lines = protocol.table(res)
     assert len(lines) == 2 + 4 and lines[-1].startswith("| nint | ")
     assert read_json(RESULTS / "bench.json")["parts"]  # the current layout passes through
+
+
+def test_results_path_finds_the_committed_results_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the notebooks' folder: the path must not depend on it
+    assert nl.results_path("bench.json").name == "bench.json"
+    assert nl.results_path("bench.json").is_file()
+    with pytest.raises(FileNotFoundError, match="NINT_LITE_RESULTS"):
+        nl.results_path("no-such.json")
+    monkeypatch.setenv("NINT_LITE_RESULTS", str(tmp_path))
+    (tmp_path / "mine.json").write_text("{}")
+    assert nl.results_path("mine.json") == tmp_path / "mine.json"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from ..samplers import Sampler, make_sampler
 from ..signals import Signal
 from ..train import History, fit
 
-__all__ = ["compare", "Comparison", "summarise", "model_info", "write_json", "read_json"]
+__all__ = ["compare", "Comparison", "summarise", "model_info", "write_json", "read_json", "results_path"]
 
 
 @dataclass
@@ -263,6 +264,18 @@ def summarise(runs: dict, targets=(), metric: str = "psnr", checkpoints=(), ref:
                 "summary": {k: _stats(hs, base, targets, metric, checkpoints) for k, hs in runs.items()},
                 "histories": {k: [_history(h) for h in hs] for k, hs in runs.items()}})
     return res
+
+
+def results_path(name: str) -> Path:
+    """The committed result `name` (e.g. "bench.json"): $NINT_LITE_RESULTS/name if that is set,
+    else the repository's notebooks/results/name. Notebooks find their results this way, not
+    through the working directory, so a student copy in notebooks/student/ finds them too."""
+    folder = Path(os.environ.get("NINT_LITE_RESULTS", Path(__file__).resolve().parents[2] / "notebooks" / "results"))
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no committed result {name!r} in {folder}; run from a clone of the "
+                                "repository or set NINT_LITE_RESULTS to the folder that holds it")
+    return path
 
 
 def read_json(path) -> dict:
