@@ -309,6 +309,7 @@ SAMPLES = {
     "camera": (load_image, "images/camera.png", {"gray": True}),
     "astronaut": (load_image, "images/astronaut.png", {}),
     "coffee": (load_image, "images/coffee.png", {}),
+    "chelsea": (load_image, "images/chelsea.png", {}),  # held out of every tuning decision
     "image": (load_image, "images/astronaut.png", {}),
     "audio": (load_audio, "audio/arctic_a0007.wav", {}),        # 4 s of speech, 16 kHz
     "speech": (load_audio, "audio/arctic_a0007.wav", {}),
