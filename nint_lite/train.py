@@ -69,20 +69,30 @@ class History:
                              + "".join(f", {k}" for k in self.metrics))
         return self.metrics[metric]
 
-    def time_to(self, target: float, metric: str = "psnr"):
-        """Training seconds until `metric` (default PSNR) first reached `target` at an
-        evaluation, or None."""
-        for t, p in zip(self.train_seconds, self._curve(metric)):
+    def _crossing(self, xs: list, target: float, metric: str, interpolate: bool):
+        """xs (training seconds or steps) where `metric` first reached `target`: linearly
+        interpolated between the evaluation before and the first at or above it (a first
+        evaluation already there gives its own x), or that evaluation's x; None if never."""
+        curve = self._curve(metric)
+        for i, p in enumerate(curve):
             if p >= target:
-                return t
+                if not interpolate or i == 0:
+                    return xs[i]
+                p0, x0 = curve[i - 1], xs[i - 1]  # p0 < target <= p: the crossing lies between
+                return x0 + (target - p0) / (p - p0) * (xs[i] - x0)
         return None
 
-    def steps_to(self, target: float, metric: str = "psnr"):
-        """Steps until `metric` (default PSNR) first reached `target` at an evaluation, or None."""
-        for s, p in zip(self.steps, self._curve(metric)):
-            if p >= target:
-                return s
-        return None
+    def time_to(self, target: float, metric: str = "psnr", interpolate: bool = True):
+        """Training seconds until `metric` (default PSNR) first reached `target`, or None.
+        interpolate: linearly between the two evaluations around the crossing (default), so
+        the answer does not depend on the evaluation cadence; False: at the first evaluation
+        at or above the target."""
+        return self._crossing(self.train_seconds, target, metric, interpolate)
+
+    def steps_to(self, target: float, metric: str = "psnr", interpolate: bool = True):
+        """Steps until `metric` (default PSNR) first reached `target` (a float when
+        interpolated, as in time_to), or None."""
+        return self._crossing(self.steps, target, metric, interpolate)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,15 +118,20 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
         pass; beyond, a forward without autograd gives all B predictions, the sampler's loss is
         differentiated with respect to them (a (B, C) cotangent), and the chunks are
         backpropagated with that cotangent: the same gradient, one extra forward, bounded memory.
+    sel.coords / sel.targets, when set, replace x[indices] / y[indices]; gradients then also
+        flow into them (Soft Mining reads its positions' .grad for the next Langevin step).
     total: the count the mean is taken over (default B; nint_lite.lab.distributed passes the
         global B when each rank holds part of the selection).
     """
     sel = sel if isinstance(sel, Selection) else Selection(sel)
     b = x.shape[0] if sel.full else sel.indices.numel()
     own_loss = sampler is not None and type(sampler).loss is not Sampler.loss
-    rows = (lambda s: slice(s, s + chunk_size)) if sel.full else (lambda s: sel.indices[s:s + chunk_size])
+    dense = sel.full or sel.coords is not None  # the batch is rows 0 … B−1 of x, y: no gather
+    if sel.coords is not None:  # positions off the grid (Soft Mining), with their own targets
+        x, y = sel.coords, sel.targets
+    rows = (lambda s: slice(s, s + chunk_size)) if dense else (lambda s: sel.indices[s:s + chunk_size])
     if b <= chunk_size and total is None:  # one pass
-        out, target = (model(x), y) if sel.full else (model(x[sel.indices]), y[sel.indices])
+        out, target = (model(x), y) if dense else (model(x[sel.indices]), y[sel.indices])
         loss = sampler.loss(out, target, sel, t, sampler.view) if own_loss else mse(out, target, sel.weights)
         loss.backward()
         return loss.detach()
@@ -124,11 +139,15 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
         with torch.no_grad():
             pred = torch.cat([model(x[rows(s)]) for s in range(0, b, chunk_size)])
         pred.requires_grad_(True)
+        target = y if dense else y[sel.indices]
+        leaf = target.detach().requires_grad_(target.requires_grad)  # Soft Mining's interpolation
         with torch.enable_grad():
-            loss = sampler.loss(pred, y if sel.full else y[sel.indices], sel, t, sampler.view)
-            (cot,) = torch.autograd.grad(loss, pred)  # dLoss/dpred: (B, C)
+            loss = sampler.loss(pred, leaf, sel, t, sampler.view)
+            cots = torch.autograd.grad(loss, [pred, leaf][:1 + leaf.requires_grad])  # (B, C) each
+        if leaf.requires_grad:
+            target.backward(cots[1])  # through the target's interpolation (into the positions)
         for s in range(0, b, chunk_size):
-            model(x[rows(s)]).backward(cot[s:s + chunk_size])
+            model(x[rows(s)]).backward(cots[0][s:s + chunk_size])
         return loss.detach()
     total = total or b
     acc = torch.zeros((), device=x.device)

@@ -100,10 +100,21 @@ def _hist():
 
 def test_time_to_and_steps_to_first_crossing():
     h = _hist()
-    assert h.time_to(12.0) == 1.5 and h.steps_to(12.0) == 10  # reached exactly
-    assert h.time_to(15.0) == 3.0 and h.steps_to(15.0) == 20
-    assert h.time_to(18.0) == 3.0 and h.steps_to(18.0) == 20  # first, not the later 18.0
-    assert h.time_to(-1.0) == 0.0 and h.steps_to(-1.0) == 0
+    kw = {"interpolate": False}  # at the first evaluation at or above the target
+    assert h.time_to(12.0, **kw) == 1.5 and h.steps_to(12.0, **kw) == 10  # reached exactly
+    assert h.time_to(15.0, **kw) == 3.0 and h.steps_to(15.0, **kw) == 20
+    assert h.time_to(18.0, **kw) == 3.0 and h.steps_to(18.0, **kw) == 20  # first, not the later 18.0
+    assert h.time_to(-1.0, **kw) == 0.0 and h.steps_to(-1.0, **kw) == 0
+    assert h.time_to(20.5, **kw) is None and h.steps_to(20.5, **kw) is None
+
+
+def test_time_to_and_steps_to_interpolate_between_evaluations():
+    h = _hist()  # 12 dB at (10 steps, 1.5 s), 20 dB at (20 steps, 3.0 s)
+    assert h.time_to(12.0) == 1.5 and h.steps_to(12.0) == 10  # an evaluation exactly on it
+    assert h.steps_to(16.0) == pytest.approx(15.0) and h.time_to(16.0) == pytest.approx(2.25)
+    assert h.steps_to(18.0) == pytest.approx(17.5)  # the first crossing, not the later 18.0
+    assert h.steps_to(5.5) == pytest.approx(5 / 7) and h.time_to(5.5) == pytest.approx(1.5 / 14)
+    assert h.time_to(-1.0) == 0.0 and h.steps_to(-1.0) == 0  # already there at the start
     assert h.time_to(20.5) is None and h.steps_to(20.5) is None
 
 
@@ -111,8 +122,9 @@ def test_steps_to_on_real_fit(camera16):
     h = _fit(_model(), camera16, steps=20, eval_every=5)
     target = h.psnr[2]
     k = next(i for i, p in enumerate(h.psnr) if p >= target)
-    assert h.steps_to(target) == h.steps[k]
-    assert h.time_to(target) == h.train_seconds[k]
+    assert h.steps_to(target, interpolate=False) == h.steps[k]
+    assert h.time_to(target, interpolate=False) == h.train_seconds[k]
+    assert h.steps[k - 1] < h.steps_to(target) <= h.steps[k]  # psnr[k − 1] < target
     assert h.steps_to(max(h.psnr) + 1) is None
 
 
