@@ -36,11 +36,15 @@ __all__ = ["make_sampler", "mse", "register", "register_score", "SAMPLERS", "NIN
 @dataclass
 class Selection:
     """indices: (B,) long on the run's device; weights: (B,) per-sample loss weights or None;
-    full: True when indices are all N in order (the trainer then skips the gather)."""
+    full: True when indices are all N in order (the trainer then skips the gather).
+    coords: (B, d), targets: (B, C) — set by samplers that train on positions off the grid (Soft
+    Mining): the trainer uses them instead of x[indices], y[indices] (indices: nearest nodes)."""
 
     indices: torch.Tensor
     weights: torch.Tensor | None = None
     full: bool = False
+    coords: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
