@@ -23,7 +23,7 @@ from ..samplers import Selection
 from ..signals import grid
 from ..train import predict, train_step
 
-__all__ = ["bench_ntk", "bench_scale"]
+__all__ = ["bench_ntk", "bench_scale", "bench_steps"]
 
 
 def _rss_mib() -> float:
@@ -214,4 +214,71 @@ def bench_scale(sizes=(64, 256, 1024, 2048), hidden: int | None = None, layers: 
         sc, st, one = row["scoring"], row["step"], row["step_one_shot"]
         out(f"{n:>9d} {row['signal_mib']:>10.1f} {sc['s']:>8.2f} {sc['peak_mib']:>9.1f} {st['s']:>7.2f} "
             f"{st['peak_mib']:>8.1f} {one['s']:>8.2f} {one['peak_mib']:>10.1f} {row['score_us_per_coord']:>14.2f}")
+    return res
+
+
+# --------------------------------------------------------------------------- bench steps
+
+def bench_steps(samplers=("full", "uniform", "soft", "evos", "egra", "expansive", "int", "nint"),
+                size: int = 64, hidden: int = 128, layers: int = 3, ratio: float = 0.2,
+                steps: int = 60, repeats: int = 5, device="cpu", threads: int | None = None,
+                out=print) -> dict:
+    """The cost of a whole fit step per sampler: selection (sampler(t)), train_step and Adam's
+    step, as fit takes them, without evaluation. SIREN layers×hidden on sample_signal("astronaut",
+    size=size) (RGB, N = size²), each sampler at `ratio` with its own model and optimizer.
+
+    After one untimed warm-up block, `repeats` blocks of `steps` consecutive steps per sampler,
+    interleaved across samplers so that load changes hit all alike; a block is timed as a whole
+    (synchronised at its end) and its seconds divided by `steps`, so periodic work (EVOS key
+    steps, NINT refreshes) is amortised as in a fit. threads: torch.set_num_threads for the
+    run (restored after). Returns {sampler: {"seconds_per_step": median, "x_uniform": ratio to
+    uniform, "x_full": ratio to full}} (the ratios need "uniform" / "full" among `samplers`)."""
+    from ..samplers import View, make_sampler
+    from ..signals import sample_signal
+
+    dev = devices.resolve(device)
+    was_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        sig = sample_signal("astronaut", size=size)
+        x, y = sig.coords.to(dev), sig.values.to(dev)
+        chunk = devices.default_chunk(dev)
+        runs = {}
+        for name in samplers:
+            model = make_model("siren", 2, sig.channels, hidden, layers, seed=0).to(dev)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=dev.type == "cuda")
+            smp = make_sampler(name, ratio=ratio, seed=0)
+            smp.setup(View(model, x, y, sig.shape, sig.kind, (repeats + 1) * steps, chunk, optimizer=opt))
+            runs[name] = {"model": model, "opt": opt, "smp": smp, "t": 0, "times": []}
+
+        def block(r):  # `steps` fit steps of one sampler, continuing its run
+            for _ in range(steps):
+                sel = r["smp"](r["t"])
+                r["opt"].zero_grad(set_to_none=True)
+                train_step(r["model"], x, y, sel, r["smp"], r["t"], chunk)
+                r["opt"].step()
+                r["t"] += 1
+
+        for r in runs.values():  # warm-up: lazy initialisation, allocator, first key steps
+            block(r)
+        for _ in range(repeats):
+            for r in runs.values():
+                devices.sync(dev)
+                t0 = time.perf_counter()
+                block(r)
+                devices.sync(dev)
+                r["times"].append((time.perf_counter() - t0) / steps)
+    finally:
+        torch.set_num_threads(was_threads)
+    med = {name: statistics.median(r["times"]) for name, r in runs.items()}
+    res = {name: {"seconds_per_step": s,
+                  "x_uniform": s / med["uniform"] if "uniform" in med else None,
+                  "x_full": s / med["full"] if "full" in med else None} for name, s in med.items()}
+    out(f"step cost: SIREN {layers}x{hidden}, {size}², ratio {ratio}, {dev}, median of {repeats} "
+        f"blocks of {steps} steps")
+    out(f"{'sampler':>10} {'ms/step':>8} {'x uniform':>10} {'x full':>8}")
+    for name, row in res.items():
+        xu, xf = (f"{v:.2f}" if v is not None else "-" for v in (row["x_uniform"], row["x_full"]))
+        out(f"{name:>10} {1e3 * row['seconds_per_step']:>8.2f} {xu:>10} {xf:>8}")
     return res
