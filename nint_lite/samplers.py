@@ -30,7 +30,7 @@ import torch
 from . import ntk, schedules
 
 __all__ = ["make_sampler", "mse", "register", "register_score", "SAMPLERS", "NINT_SCORES", "Selection",
-           "View", "Sampler", "Full", "Uniform", "INT", "NINT"]
+           "View", "Sampler", "Full", "Uniform", "INT", "INT_PUBLISHED", "NINT"]
 
 
 @dataclass
@@ -179,12 +179,30 @@ class Uniform(Sampler):
         return Selection(torch.randperm(self.n, generator=self.generator, device=self.generator.device)[:b])
 
 
+# INT's published image setting, read from its official code (github.com/stevolopolis/nmt_inr):
+# scripts/train_image.sh (model siren, ratio 0.2, scheduler "step", strategy "incremental",
+# lr_scheduler "cosine", top_k 1, Adam) with config/train_image.yaml (NETWORK_CONFIGS.lr 1e-3,
+# the lr train_image.py gives Adam; iterations 5000) and config/model_config/siren.yaml (5 layers
+# × 256, w0 = w0_initial = 30, coords [-1, 1], values [0, 1]). train_image.py builds
+# CosineAnnealingLR(T_max=iterations, eta_min=1e-6); fit's "cosine" anneals to 0 instead.
+# Use: fit(model, sig, make_sampler("int", preset="published"), steps=INT_PUBLISHED["steps"],
+#          lr=INT_PUBLISHED["lr"], lr_schedule=INT_PUBLISHED["lr_schedule"]).
+INT_PUBLISHED = {"ratio": 0.2, "schedule": "step", "interval": "incremental", "lr": 1e-3,
+                 "lr_schedule": "cosine", "steps": 5000, "model": {"hidden": 256, "layers": 5}}
+
+
 class INT(Sampler):
-    """Top-B by the ℓ1 residual over channels; re-selected per the interval strategy."""
+    """Top-B by the ℓ1 residual over channels; re-selected per the interval strategy.
+    preset="published": INT's published image setting (INT_PUBLISHED: ratio schedule "step",
+    interval "incremental"); the lr and its schedule are fit's to set, from INT_PUBLISHED."""
 
     name = "int"
 
-    def __init__(self, ratio=0.2, seed=0, schedule="constant", interval="dense"):
+    def __init__(self, ratio=0.2, seed=0, schedule="constant", interval="dense", preset=None):
+        if preset not in (None, "published"):
+            raise ValueError(f"unknown preset {preset!r}; valid: None, 'published'")
+        if preset == "published":
+            schedule, interval = INT_PUBLISHED["schedule"], INT_PUBLISHED["interval"]
         super().__init__(ratio, seed, schedule)
         schedules.is_selection_step(interval, 0, 1)
         self.interval = interval

@@ -107,3 +107,13 @@ def test_bench_steps_structure():
         assert row["seconds_per_step"] > 0 and row["x_uniform"] > 0 and row["x_full"] > 0
     assert res["uniform"]["x_uniform"] == 1.0 and res["full"]["x_full"] == 1.0
     assert len(lines) == 2 + 4
+
+
+def test_int_published_preset():
+    from nint_lite.samplers import INT_PUBLISHED
+    smp = make_sampler("int", preset="published")
+    assert (smp.rho0, smp.schedule, smp.interval) == (0.2, "step", "incremental")
+    assert INT_PUBLISHED["lr"] == 1e-3 and INT_PUBLISHED["lr_schedule"] == "cosine"
+    assert INT_PUBLISHED["steps"] == 5000
+    with pytest.raises(ValueError):
+        make_sampler("int", preset="paper")
