@@ -59,6 +59,9 @@ def test_wheel_carries_every_subpackage_and_the_data_but_no_caches(wheel):
     assert "images/camera.png" in data and "README.md" in data and "audio/COPYING" in data
     assert not [f for f in data if f"nint_lite/data/{f}" not in names]
     assert not [n for n in names if n.endswith(".cache.npz")]
+    protocols = [p.name for p in (ROOT / "nint_lite" / "lab" / "protocols").glob("*.json")]
+    assert "v2.json" in protocols  # the pre-registered benchmark protocols travel with the code
+    assert not [f for f in protocols if f"nint_lite/lab/protocols/{f}" not in names]
 
 
 def test_installed_wheel_loads_bundled_signals_outside_the_checkout(wheel, tmp_path):

@@ -4,7 +4,7 @@
     last_layer_matvec(model, x, v)      (N, C)  K v of the last layer only: (H Hᵀ + 1) v, cheap
     adam_preconditioner(model, opt)     {name: tensor}  Adam's 1/(√v̂ + ε), for ntk.matvec(precond=)
 
-Importing this module registers four scores for the NTK set of NINT (samplers.register_score),
+Importing this module registers five scores for the NTK set of NINT (samplers.register_score),
 so make_sampler("nint", score=...) takes them:
 
     "sender"      sender_scores with 4 random probes and the sampler's generator
@@ -13,6 +13,7 @@ so make_sampler("nint", score=...) takes them:
     "last_layer"  ‖(K_last r)_i‖ with the last layer's kernel
     "adam"        ‖(J P Jᵀ r)_i‖ with Adam's preconditioner P, the kernel Adam's step uses
                   (P = I before the optimizer's first step, or with no optimizer on the view)
+    "random"      uniform noise: random picks in place of the NTK set (a control, protocol v2)
 
 Each score is fn(view, sampler) -> (N,): view.model, view.coords (N, d), view.residuals() (N, C),
 view.optimizer (or None); sampler.chunk_size and sampler.generator.
@@ -28,7 +29,7 @@ from ..models import INR
 from ..samplers import register_score
 
 __all__ = ["sender_scores", "last_layer_matvec", "adam_preconditioner", "sender", "leverage",
-           "last_layer", "adam"]
+           "last_layer", "adam", "random"]
 
 
 def sender_scores(model: nn.Module, x: torch.Tensor, residual: torch.Tensor, probes: int = 4,
@@ -122,5 +123,14 @@ def adam(view, sampler) -> torch.Tensor:
     return ntk.matvec(view.model, view.coords, view.residuals(), sampler.chunk_size, precond=pre).norm(dim=1)
 
 
-for _name, _fn in (("sender", sender), ("leverage", leverage), ("last_layer", last_layer), ("adam", adam)):
+def random(view, sampler) -> torch.Tensor:
+    """NINT score "random", a control: uniform noise from the sampler's generator, so the NTK
+    set becomes B·share random picks (cached and refreshed exactly like the NTK set). It asks
+    whether NINT's early NTK phase helps through the kernel or only through its share."""
+    g = sampler.generator
+    return torch.rand(view.n, generator=g, device=g.device)
+
+
+for _name, _fn in (("sender", sender), ("leverage", leverage), ("last_layer", last_layer), ("adam", adam),
+                   ("random", random)):
     register_score(_name, _fn)

@@ -4,8 +4,12 @@ fit        train one INR (any sampler) on a bundled signal or a file (--input); 
            time and a final line; save target | reconstruction | error as a PNG (+ --json)
 compare    the same model and initial weights with several samplers; print final PSNR, time to
            each target and the per-seed ratio to full batch; write JSON + a PNG plot
-bench      the standard protocol: every sampler, NINT ablations, network size, audio and 3D,
-           cost of scoring -> results/bench.{json,md} + PNGs (--full: the paper's sizes)
+bench      the quick protocol (400 steps: the LOW-TARGET regime): every sampler, NINT ablations,
+           network size, audio and 3D, cost of scoring -> results/bench.{json,md} + PNGs
+           (--full: the paper's sizes, for a GPU)
+bench --paper-length  the pre-registered paper-length protocol (nint_lite/lab/protocols/v2.json:
+           4 images, 5,000 steps, 3 targets, paired bootstrap intervals), about 90 min on two
+           CPU cores, resumable -> results/paper_v2.{json,md} + PNGs (nint_lite.lab.paper)
 bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, and matvec's
            peak memory at two chunk sizes
 bench scale  time and peak memory of one NINT scoring pass and one NINT step as N grows
@@ -210,9 +214,24 @@ def cmd_protocol(a) -> int:
     return 0
 
 
+def cmd_paper(a) -> int:
+    from . import paper
+
+    p = paper.load_protocol(a.protocol_file)
+    workers = a.workers or p.get("workers", 1)
+    print(f"paper-length benchmark: protocol v{p['version']} ({p['file']}), {workers} process(es) × "
+          f"{p.get('threads_per_worker', 1)} thread; partial results in {a.out}/ (re-run to resume)", flush=True)
+    res = paper.run(p, out=a.out, workers=workers, progress=not a.quiet)
+    for path in paper.save(res, a.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_bench(a) -> int:
     from . import bench
 
+    if a.paper_length:
+        return cmd_paper(a)
     if a.what == "protocol":
         return cmd_protocol(a)
     if a.what == "scale":
@@ -265,7 +284,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stop-at-target", action="store_true", help="stop each run at --target-psnr")
     b = sub.add_parser("bench", help="benchmarks (ratios to one full-batch step)")
     b.add_argument("what", nargs="?", default="protocol", choices=["protocol", "ntk", "scale"],
-                   help="protocol (default): the standard benchmark; ntk, scale: micro-benchmarks")
+                   help="protocol (default): the quick benchmark (400 steps, the low-target regime); "
+                        "ntk, scale: micro-benchmarks")
+    b.add_argument("--paper-length", action="store_true",
+                   help="the pre-registered paper-length protocol (5,000 steps, protocols/v2.json; "
+                        "about 90 min on 2 CPU cores); `bench` alone is the quick low-target view")
+    b.add_argument("--protocol-file", default=None, help="--paper-length: another protocol file")
+    b.add_argument("--workers", type=int, default=None,
+                   help="--paper-length: single-thread processes side by side (default: the protocol's)")
     b.add_argument("--full", action="store_true", help="protocol: the paper's sizes (for a GPU)")
     b.add_argument("--protocol", default=None, choices=["cpu", "tiny", "full"],
                    help="protocol: which sizes (default cpu; tiny is a one-minute smoke run)")

@@ -1,4 +1,9 @@
-"""The standard benchmark protocol: `python -m nint_lite bench` → results/bench.{json,md,png}.
+"""The quick benchmark: `python -m nint_lite bench` → results/bench.{json,md,png}.
+
+It measures the LOW-TARGET regime (400 steps at 64², targets 25 and 28 dB): the early phase,
+where any 20 % sampler looks good. It cannot test the paper's claims (time to 30 and 35 dB within
+5,000 steps); the pre-registered paper-length protocol does: `bench --paper-length`
+(nint_lite.lab.paper, protocols/v2.json).
 
 Five parts, each a set of fits from the same initial weights per seed (medians over seeds,
 ratios to full batch taken per seed, so each seed is its own paired comparison):
@@ -253,6 +258,9 @@ def markdown(res: dict) -> str:
     medians (ranges) of per-seed ratios, "—" where some seed never reached the target."""
     m, P = res["machine"], res["parts"]
     out = [f"# nint_lite benchmark — protocol `{res['protocol']}`, {res['date']}", "",
+           "The quick view: the LOW-TARGET regime (a few hundred steps, targets below 30 dB), where "
+           "any 20 % sampler looks good. The paper's claims are tested by `bench --paper-length` "
+           "(protocol v2, nint_lite/lab/protocols/v2.json).", "",
            f"Machine: {m['cpu_count']} CPUs, torch {m['torch']}, device {m['device']}"
            + (f" ({m['gpu']})" if "gpu" in m else "") + f"; seeds {res['seeds']}; "
            f"total {res.get('wall_seconds', 0) / 60:.1f} min. Cells: median [min, max] over seeds; "
