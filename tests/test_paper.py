@@ -27,6 +27,7 @@ def test_v2_is_registered_with_everything_the_issue_fixes_in_advance():
     abl = p["ablations"]["samplers"].values()
     assert any(c.get("variant") == "official" for c in abl) and any(c.get("score") == "random" for c in abl)
     assert any(c.get("score") == "output_norm" for c in abl) and any(c.get("ntk_share") == 0.3 for c in abl)
+    assert any(c.get("preset") == "published" and c["fit"]["lr_schedule"] == "cosine" for c in abl)
     assert [tuple(n[:2]) for n in p["sizes"]["networks"]] == [(3, 64), (3, 128), (5, 256)]
     ids = [j["id"] for j in paper.jobs(p)]
     assert len(ids) == len(set(ids))
@@ -36,7 +37,9 @@ def test_load_protocol_rejects_what_would_make_results_unpaired(tmp_path):
     p = json.loads(SMOKE.read_text())
     for change, msg in (({"samplers": {"nint": {"name": "nint"}}}, "include 'full'"),
                         ({"targets": [18.0, 14.0]}, "increasing"),
-                        ({"samplers": {"full": {"name": "full"}, "x": {"name": "nope"}}}, "nope")):
+                        ({"samplers": {"full": {"name": "full"}, "x": {"name": "nope"}}}, "nope"),
+                        ({"samplers": {"full": {"name": "full"}, "x": {"name": "int", "fit": {"steps": 9}}}},
+                         "lr and lr_schedule")):
         f = tmp_path / "p.json"
         f.write_text(json.dumps({**p, **change}))
         with pytest.raises(ValueError, match=msg):

@@ -77,13 +77,21 @@ def load_protocol(path=None) -> dict:
             raise ValueError(f"the main network's size target {target} must be one of the targets "
                              f"{p['targets']}: its runs are the main image block's")
     for label, c in {**p["samplers"], **p.get("ablations", {}).get("samplers", {})}.items():
-        make_sampler(c["name"], **{k: v for k, v in c.items() if k != "name"}, ratio=p["ratio"])
+        make_sampler(c["name"], **_params(c), ratio=p["ratio"])
+        bad = set(c.get("fit", {})) - {"lr", "lr_schedule"}
+        if bad:
+            raise ValueError(f"sampler {label!r}: its own fit settings may be lr and lr_schedule, not {sorted(bad)}")
     root = Path(__file__).resolve().parents[2]
     try:
         p["file"] = str(path.resolve().relative_to(root))
     except ValueError:
         p["file"] = str(path)
     return p
+
+
+def _params(c: dict) -> dict:
+    """A sampler config's make_sampler parameters: all but its name and its own fit settings."""
+    return {k: v for k, v in c.items() if k not in ("name", "fit")}
 
 
 def _seeds(p: dict, label: str) -> list:
@@ -155,14 +163,17 @@ def _run_job(p: dict, job: dict) -> dict:
     runs, load0 = {}, _load()
     for k in labels:
         c = job["samplers"][k]
-        params = {kk: v for kk, v in c.items() if kk != "name"}
+        params = _params(c)
+        # a sampler run in its own published setting ("fit": {"lr", "lr_schedule"}) keeps it
+        own = {"lr": m["lr"], "lr_schedule": m.get("lr_schedule", "constant"), **c.get("fit", {})}
         key = (job["image"], job["layers"], job["hidden"], json.dumps(c, sort_keys=True))
         if key not in _WARM:  # first calls (torch.func, the allocator) are nobody's cost
             fit(build(0), sig, make_sampler(c["name"], ratio=p["ratio"], seed=0, **params), steps=2,
-                lr=m["lr"], progress=False)
+                lr=own["lr"], progress=False)
             _WARM.add(key)
         h = fit(build(job["seed"]), sig, make_sampler(c["name"], ratio=p["ratio"], seed=job["seed"], **params),
-                steps=p["steps"], lr=m["lr"], eval_every=p["eval_every"], target_psnr=max(job["targets"]),
+                steps=p["steps"], lr=own["lr"], lr_schedule=own["lr_schedule"], eval_every=p["eval_every"],
+                target_psnr=max(job["targets"]),
                 seed=job["seed"], progress=False)
         h.sampler = k
         runs[k] = {f: v for f, v in h.to_dict().items() if f not in ("selections",)}
@@ -385,7 +396,7 @@ def lookahead(p: dict, sig, model, seed: int) -> dict:
     steps = sorted(int(s) for s in c["steps"])
     x, y = sig.coords, sig.values
     n, b = x.shape[0], max(1, round(p["ratio"] * x.shape[0]))
-    nint_cfg = {kk: v for kk, v in p["samplers"]["nint"].items() if kk != "name"}
+    nint_cfg = _params(p["samplers"]["nint"])
     smp = make_sampler("nint", ratio=p["ratio"], seed=seed, **nint_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=p["model"]["lr"])
     smp.bind(model, x, y, sig.shape, steps=p["steps"], kind=sig.kind, optimizer=opt)
