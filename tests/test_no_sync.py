@@ -79,7 +79,7 @@ def test_soft_mining_draws_edge_positions_past_multinomials_limit():
     n = 2 ** 24 + 3
     smp = nl.make_sampler("soft", seed=0)
     smp.generator = torch.Generator().manual_seed(0)
-    smp.sides, smp.dims = (n,), torch.tensor([n])
+    smp._set_grid((n,), "cpu")
     pdf = torch.zeros(n, dtype=torch.float64)
     pdf[n - 10:n - 5] = 1.0  # all the mass on five nodes near the far end
     smp.cdf = pdf.cumsum(0) / pdf.sum()

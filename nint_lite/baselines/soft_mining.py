@@ -54,25 +54,33 @@ class SoftMining(Sampler):
         mag = torch.from_numpy(gradient_magnitude(view) + 1e-8).double()
         # the Sobel-edge PDF as its CDF, in float64 so that millions of nodes still sum exactly
         self.cdf = (mag.cumsum(0) / mag.sum()).to(view.device)
-        # grid sides as a tensor (for arithmetic on positions) and as Python ints (for shapes and
-        # the step size: reading a device tensor back every step would sync with a GPU)
-        self.dims = torch.tensor(view.shape, device=view.device)
-        self.sides = tuple(int(n) for n in view.shape)
+        self._set_grid(view.shape, view.device)
         # the target as (1, C, *shape) for grid_sample; a 1D signal becomes a 1 × N image
         shape = view.shape if len(view.shape) > 1 else (1, view.shape[0])
         self.img = view.values.T.reshape(1, -1, *shape)
         self.u = self.per = self.w = None  # positions; last per-point loss and weight
 
+    def _set_grid(self, shape, device):
+        # grid sides as Python ints (for shapes and the step size: reading a device tensor back
+        # every step would sync with a GPU) and as tensors for arithmetic on positions
+        self.sides = tuple(int(n) for n in shape)
+        self.dims = torch.tensor(self.sides, device=device)
+        self.cell = 2.0 / (self.dims - 1).float()  # node spacing per axis, in [-1, 1] units
+        strides = [1] * len(self.sides)  # row-major flat index = Σ sub · stride
+        for k in range(len(self.sides) - 2, -1, -1):
+            strides[k] = strides[k + 1] * self.sides[k + 1]
+        self.strides = torch.tensor(strides, device=device)
+
     def _from_pdf(self, k):
         g = self.generator
         u = torch.rand(k, generator=g, device=g.device, dtype=torch.float64)
         idx = torch.searchsorted(self.cdf, u).clamp_max(len(self.cdf) - 1)  # inverse CDF
-        jitter = (torch.rand(k, len(self.dims), generator=g, device=g.device) - 0.5) * 2 / (self.dims - 1)
+        jitter = (torch.rand(k, len(self.dims), generator=g, device=g.device) - 0.5) * self.cell
         return (self._node_coords(idx) + jitter).clamp(-1, 1)
 
     def _node_coords(self, idx):  # flat node index -> its (k, d) coordinates in [-1, 1]
-        sub = torch.stack(torch.unravel_index(idx, self.sides), 1)
-        return sub / (self.dims - 1) * 2 - 1
+        # arithmetic, not unravel_index + stack (those cost more than the rest of select)
+        return (idx[:, None] // self.strides % self.dims) * self.cell - 1
 
     def _uniform(self, k):
         return torch.rand(k, len(self.dims), generator=self.generator, device=self.generator.device) * 2 - 1
@@ -113,11 +121,8 @@ class SoftMining(Sampler):
         with torch.enable_grad():
             target = self._target(self.u)  # (B, C), differentiable in u
         with torch.no_grad():
-            sub = ((u + 1) / 2 * (self.dims - 1)).round().long()  # nearest node, per axis
-        idx = torch.zeros(len(u), dtype=torch.long, device=u.device)
-        for k, side in enumerate(self.sides):  # row-major flat index
-            idx = idx * side + sub[:, k]
-        return Selection(idx, coords=self.u, targets=target)
+            sub = ((u + 1) / self.cell).round().long()  # nearest node, per axis
+        return Selection((sub * self.strides).sum(1), coords=self.u, targets=target)
 
     def loss(self, pred, target, sel, t=0, view=None):
         """Importance-weighted MSE: w = e^(−r_t) from each position's ℓ1 error e, at least 0.2
