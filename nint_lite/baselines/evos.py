@@ -118,4 +118,5 @@ class EVOS(Sampler):
         from_l = top_l[~taken[top_l]][:rest - len(from_e)]
         self.offspring = torch.cat([both, from_e, from_l])
         taken.index_fill_(0, self.offspring, True)  # the rest by error, for ratio schedules that grow
-        self.order = torch.cat([self.offspring, torch.argsort(err.masked_fill(taken, -1.0), descending=True)[:self.n - k]])
+        by_err = torch.argsort(err.masked_fill(taken, -1.0), descending=True)[:self.n - k]
+        self.order = torch.cat([self.offspring, by_err])
