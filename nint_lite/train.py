@@ -227,7 +227,7 @@ def fit(model: torch.nn.Module, signal: Signal, sampler=None, steps: int | None 
     compile: run the forward passes through torch.compile (off by default: on the 2-core CPU it
         took ~50 s to compile SIREN 3×128, longer than the runs it would speed up); True, or a
         torch.compile mode such as "reduce-overhead" (CUDA graphs: for samplers whose batch
-        shape is fixed — every sampler here but EVOS, which alternates N and 1.5·B).
+        shape is fixed — every sampler here but EVOS, which alternates N (key steps) and B).
     On CUDA, Adam is the fused kernel (one launch for all parameters).
     Ctrl-C (KeyboardInterrupt) stops early and returns the History so far.
     """
