@@ -132,3 +132,12 @@ def test_cli_paper_length_runs_a_protocol_file(smoke, capsys):
     printed = capsys.readouterr().out
     assert "protocol v2" in printed and "paper_v2_smoke.md" in printed
     assert cli.main(["bench", "--paper-length", "--protocol-file", str(out / "nope.json")]) == 2
+
+
+def test_cli_bench_steps_prints_and_writes_step_costs(tmp_path, capsys):
+    out = tmp_path / "steps.json"
+    assert cli.main(["bench", "steps", "--sizes", "8", "--hidden", "8", "--layers", "2", "--repeats", "1",
+                     "--samplers", "full,uniform,soft", "--json", str(out)]) == 0
+    assert "x uniform" in capsys.readouterr().out
+    res = json.loads(out.read_text())
+    assert set(res) == {"full", "uniform", "soft"} and res["uniform"]["x_uniform"] == pytest.approx(1.0)

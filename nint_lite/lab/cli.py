@@ -13,6 +13,8 @@ bench --paper-length  the pre-registered paper-length protocol (nint_lite/lab/pr
 bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, and matvec's
            peak memory at two chunk sizes
 bench scale  time and peak memory of one NINT scoring pass and one NINT step as N grows
+bench steps  one whole fit step (selection + forward/backward + Adam) per sampler, as a multiple
+           of a uniform step and of a full-batch step (--sizes 64: the image side)
 fit --distributed  under torchrun: coordinates sharded over ranks (see README, "Scaling out")
 
 --input names the signal (a bundled name, an image, a .wav or a mesh file); --signal is an
@@ -234,7 +236,11 @@ def cmd_bench(a) -> int:
         return cmd_paper(a)
     if a.what == "protocol":
         return cmd_protocol(a)
-    if a.what == "scale":
+    if a.what == "steps":
+        names = tuple((a.samplers or "full,uniform,soft,evos,egra,expansive,int,nint").split(","))
+        res = bench.bench_steps(samplers=names, size=int(a.sizes or 64), hidden=a.hidden, layers=a.layers,
+                                repeats=a.repeats, device=a.device, threads=a.threads or 1)
+    elif a.what == "scale":
         sizes = tuple(int(v) for v in (a.sizes or "64,256,1024,2048").split(","))
         res = bench.bench_scale(sizes=sizes, hidden=a.hidden, layers=a.layers, chunk_size=a.chunk_size)
     else:
@@ -283,9 +289,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, …)")
     c.add_argument("--stop-at-target", action="store_true", help="stop each run at --target-psnr")
     b = sub.add_parser("bench", help="benchmarks (ratios to one full-batch step)")
-    b.add_argument("what", nargs="?", default="protocol", choices=["protocol", "ntk", "scale"],
+    b.add_argument("what", nargs="?", default="protocol", choices=["protocol", "ntk", "scale", "steps"],
                    help="protocol (default): the quick benchmark (400 steps, the low-target regime); "
-                        "ntk, scale: micro-benchmarks")
+                        "ntk, scale, steps: micro-benchmarks (steps: one whole fit step per sampler, "
+                        "× uniform and × full)")
+    b.add_argument("--samplers", default=None, help="steps: comma-separated sampler names")
     b.add_argument("--paper-length", action="store_true",
                    help="the pre-registered paper-length protocol (5,000 steps, protocols/v2.json; "
                         "about 90 min on 2 CPU cores); `bench` alone is the quick low-target view")
@@ -302,7 +310,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch threads (protocol default on CPU: 1, so ratios survive a shared machine)")
     b.add_argument("--out", default="results", help="protocol: folder for bench.json, bench.md, PNGs")
     b.add_argument("--sizes", default=None, help="image sides, comma separated (N = side²); "
-                   "default 128,256 (ntk), 64,256,1024,2048 (scale)")
+                   "default 128,256 (ntk), 64,256,1024,2048 (scale), 64 (steps)")
     b.add_argument("--chunk-size", type=int, default=8192, help="scale: coordinates per chunk")
     b.add_argument("--hidden", type=int, default=d["hidden"], help="SIREN width (models.DEFAULTS)")
     b.add_argument("--layers", type=int, default=d["layers"], help="SIREN hidden layers (models.DEFAULTS)")
