@@ -122,7 +122,7 @@ def test_smoke_protocol_resumes_from_its_parts_and_writes_reports(smoke, tmp_pat
     assert sorted(x.name for x in paths) == ["paper_v2_smoke.json", "paper_v2_smoke.md",
                                             "paper_v2_smoke_curves.png", "paper_v2_smoke_ratios.png"]
     md = paths[1].read_text()
-    assert "protocol v2" in md and "Look-ahead control" in md and "SIREN 2×8" in md
+    assert "protocol v2" in md and "Look-ahead control" in md and "SIREN 2×8" in md and " %" in md
     assert json.loads(paths[0].read_text())["protocol_file"] == res["protocol_file"]
 
 

@@ -389,7 +389,8 @@ def lookahead(p: dict, sig, model, seed: int) -> dict:
         brightness   top-B by ‖f(x_i)‖         random      B uniformly at random
 
     and measure the full-signal MSE after it. Returns {"steps", "mse_before", "drop": {set:
-    [MSE drop per step]}, "vs_random": {set: [drop / random's drop per step]}}."""
+    [MSE drop per step]}, "vs_random": {set: [drop / random's drop per step]}} (NaN where
+    random's drop is not positive; the report shows drops as a percentage of the MSE instead)."""
     from .. import ntk
 
     c = p["lookahead"]
@@ -519,14 +520,14 @@ def markdown(res: dict) -> str:
     if "lookahead" in res:
         la = res["lookahead"]
         out += ["## Look-ahead control: one Adam step on a fresh set, from the same state", "",
-                "Full-signal MSE drop of one step on each set, × the drop of a random set (median over seeds).", "",
-                "| step | " + " | ".join(la["sets"]) + " |", "|---|" + "---|" * len(la["sets"])]
+                "Full-signal MSE drop of one step on each set of B coordinates, as a percentage of the MSE "
+                "before it (median over seeds; negative: the step raised the MSE).", "",
+                "| step | MSE before | " + " | ".join(la["sets"]) + " |", "|---|---|" + "---|" * len(la["sets"])]
         for i, st in enumerate(la["steps"]):
-            vals = []
-            for k in la["sets"]:
-                v = [s["vs_random"][k][i] for s in la["per_seed"] if not math.isnan(s["vs_random"][k][i])]
-                vals.append(f"{float(np.median(v)):.2f}" if v else "—")
-            out.append(f"| {st} | " + " | ".join(vals) + " |")
+            before = float(np.median([s["mse_before"][i] for s in la["per_seed"]]))
+            vals = [float(np.median([100 * s["drop"][k][i] / s["mse_before"][i] for s in la["per_seed"]]))
+                    for k in la["sets"]]
+            out.append(f"| {st} | {before:.2e} | " + " | ".join(f"{v:.3f} %" for v in vals) + " |")
         out.append("")
     return "\n".join(out)
 
