@@ -141,3 +141,32 @@ def test_cli_bench_steps_prints_and_writes_step_costs(tmp_path, capsys):
     assert "x uniform" in capsys.readouterr().out
     res = json.loads(out.read_text())
     assert set(res) == {"full", "uniform", "soft"} and res["uniform"]["x_uniform"] == pytest.approx(1.0)
+
+
+def test_the_committed_v2_result_is_complete_and_ran_the_registered_file():
+    import matplotlib.pyplot as plt
+
+    from nint_lite.lab.compare import results_path
+
+    res = json.loads(results_path("paper_v2.json").read_text())
+    # pre-registration, enforced: the committed run used exactly the protocol file as it stands,
+    # so editing v2.json (a target, a seed, a sampler) after the run fails here -> make a v3
+    assert res["protocol"] == paper.load_protocol(paper.PROTOCOL_DIR.parents[2] / res["protocol_file"])
+    p = res["protocol"]
+    assert set(res["blocks"]) >= set(p["images"]) | {"ablations"}
+    for block in list(p["images"]) + ["ablations"]:
+        for label, row in res["ratios"][block].items():
+            for t in map(str, map(float, p["targets"])):
+                cell = row[t]
+                k, n = map(int, cell["reached"].split("/"))
+                if k == n:  # every seed reached it: a paired ratio with its interval, time and steps
+                    for what in ("time", "steps"):
+                        c = cell[what]
+                        assert c["lo"] <= c["gmean"] <= c["hi"] and len(c["per_seed"]) == n
+                else:
+                    assert cell["time"] is None and cell["steps"] is None
+    seeds = res["blocks"]["astronaut"]["seeds"]
+    assert len(seeds["full"]) == len(seeds["nint"]) == 5 and len(seeds["uniform"]) == 3
+    assert "Look-ahead control" in paper.markdown(res)
+    for fig in paper.figures(res).values():
+        plt.close(fig)

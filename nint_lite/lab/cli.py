@@ -8,7 +8,7 @@ bench      the quick protocol (400 steps: the LOW-TARGET regime): every sampler,
            network size, audio and 3D, cost of scoring -> results/bench.{json,md} + PNGs
            (--full: the paper's sizes, for a GPU)
 bench --paper-length  the pre-registered paper-length protocol (nint_lite/lab/protocols/v2.json:
-           4 images, 5,000 steps, 3 targets, paired bootstrap intervals), about 90 min on two
+           4 images, 5,000 steps, 4 targets, paired bootstrap intervals), 43 min on two
            CPU cores, resumable -> results/paper_v2.{json,md} + PNGs (nint_lite.lab.paper)
 bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, and matvec's
            peak memory at two chunk sizes
@@ -296,7 +296,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--samplers", default=None, help="steps: comma-separated sampler names")
     b.add_argument("--paper-length", action="store_true",
                    help="the pre-registered paper-length protocol (5,000 steps, protocols/v2.json; "
-                        "about 90 min on 2 CPU cores); `bench` alone is the quick low-target view")
+                        "43 min on 2 CPU cores); `bench` alone is the quick low-target view")
     b.add_argument("--protocol-file", default=None, help="--paper-length: another protocol file")
     b.add_argument("--workers", type=int, default=None,
                    help="--paper-length: single-thread processes side by side (default: the protocol's)")
