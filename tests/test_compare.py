@@ -38,11 +38,15 @@ def test_summarise_by_hand():
     f, q = res["summary"]["full"], res["summary"]["fast"]
     assert f["final_psnr"] == {"median": 30, "min": 29, "max": 31, "n": 3}
     assert f["at_step"]["10"]["median"] == 21 and f["at_step"]["30"]["max"] == 31
-    # full reaches 25 dB at 4, 4, 6 s; fast at 1, 1, 2 s -> per-seed ratios 0.25, 0.25, 0.333
-    assert f["time_to"]["25.0"]["median"] == 4 and q["time_to"]["25.0"] == {"median": 1, "min": 1, "max": 2, "n": 3}
-    assert q["time_ratio"]["25.0"]["median"] == pytest.approx(0.25)
-    assert q["time_ratio"]["25.0"]["max"] == pytest.approx(2 / 6)
-    assert q["steps_ratio"]["25.0"]["median"] == pytest.approx(10 / 20)
+    # interpolated between evaluations (History.time_to): full crosses 25 dB at 2 + 5/6·2, 4 and
+    # 3 + 3/5·3 s (steps 18.33, 20, 16); fast at 1, 20/21 and 4/3 s (steps 10, 9.52, 13.33)
+    assert f["time_to"]["25.0"]["median"] == pytest.approx(4.0)
+    assert q["time_to"]["25.0"] == {"median": pytest.approx(1.0), "min": pytest.approx(20 / 21),
+                                   "max": pytest.approx(4 / 3), "n": 3}
+    ratios = [1 / (2 + 5 / 3), (20 / 21) / 4, (4 / 3) / 4.8]  # paired per seed
+    assert q["time_ratio"]["25.0"]["median"] == pytest.approx(sorted(ratios)[1])
+    assert q["time_ratio"]["25.0"]["max"] == pytest.approx(max(ratios))
+    assert q["steps_ratio"]["25.0"]["median"] == pytest.approx(10 / (10 + 50 / 6))
     assert f["time_ratio"]["25.0"]["median"] == 1.0
     # 30 dB: full misses it in seed 1, fast in seed 2 -> no median, no ratio, counts kept
     assert f["time_to"]["30.0"] is None and "30.0" not in q["time_ratio"]
@@ -57,7 +61,8 @@ def test_summarise_other_metric_and_bad_input():
     h.metrics = {"iou": [0.1, 0.6, 0.9]}
     h.final["iou"] = 0.9
     s = summarise({"full": [h], "x": [h]}, targets=(0.5,), metric="iou")["summary"]
-    assert s["x"]["time_to"]["0.5"]["median"] == 1 and s["x"]["final_iou"]["median"] == 0.9
+    # IoU 0.1 → 0.6 between 0 and 1 s: 0.5 is crossed at 0.8 s (interpolated)
+    assert s["x"]["time_to"]["0.5"]["median"] == pytest.approx(0.8) and s["x"]["final_iou"]["median"] == 0.9
     with pytest.raises(ValueError, match="at least one History"):
         summarise({"full": []})
 
