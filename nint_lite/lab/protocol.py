@@ -19,7 +19,7 @@ ratios to full batch taken per seed, so each seed is its own paired comparison):
 Rules (issue 8): samplers alternate within each seed's round, the machine's load is recorded
 before and after each part, evaluation time is excluded (nl.fit keeps its own clock), and every
 hyper-parameter comes from the papers (nothing is tuned on the benchmark image).
-"cpu" fits this 2-core CPU in about 12 minutes; "full" is the paper's sizes, for a GPU.
+"cpu" fits this 2-core CPU in about 11 minutes (10.9 measured 2026-11-30); "full" is the paper's sizes, for a GPU.
 Each image, scale and modality block is in the layout of lab.compare.summarise; `table`,
 `markdown` and `figures` also render the results committed before that layout.
 
