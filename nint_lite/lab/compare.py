@@ -39,7 +39,8 @@ from ..samplers import Sampler, make_sampler
 from ..signals import Signal
 from ..train import History, fit
 
-__all__ = ["compare", "Comparison", "summarise", "model_info", "write_json", "read_json", "results_path"]
+__all__ = ["compare", "Comparison", "summarise", "model_info", "write_json", "save_report", "read_json",
+           "results_path"]
 
 
 @dataclass
@@ -61,6 +62,21 @@ def write_json(obj: dict, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1))
     return path
+
+
+def save_report(res: dict, folder, stem: str, markdown: str, figures: dict) -> list:
+    """A benchmark's files in `folder`: <stem>.json (res), <stem>.md (markdown) and
+    <stem>_<name>.png per {name: Figure} (closed after saving); returns the paths."""
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    paths = [write_json(res, folder / f"{stem}.json"), folder / f"{stem}.md"]
+    paths[1].write_text(markdown)
+    for name, fig in figures.items():
+        paths.append(folder / f"{stem}_{name}.png")
+        fig.savefig(paths[-1], dpi=100)
+        plt.close(fig)
+    return paths
 
 
 # --------------------------------------------------------------------------- compare

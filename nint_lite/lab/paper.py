@@ -47,7 +47,7 @@ from .. import models
 from ..samplers import make_sampler
 from ..signals import sample_signal
 from ..train import History, fit, train_step
-from .compare import _config_json, model_info, summarise, write_json
+from .compare import save_report, summarise, write_json
 
 __all__ = ["PROTOCOL_DIR", "load_protocol", "jobs", "run", "ratios", "bootstrap", "markdown",
            "figures", "save"]
@@ -581,14 +581,5 @@ def figures(res: dict) -> dict:
 
 def save(res: dict, folder="results") -> list:
     """Write <stem>.json, <stem>.md and <stem>_<figure>.png into `folder`; returns the paths."""
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
     stem = f"paper_v{res['protocol_version']}" + (f"_{res['protocol']['variant']}" if res["protocol"].get("variant") else "")
-    paths = [write_json(res, folder / f"{stem}.json"), folder / f"{stem}.md"]
-    paths[1].write_text(markdown(res))
-    for name, fig in figures(res).items():
-        paths.append(folder / f"{stem}_{name}.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
-    return paths
+    return save_report(res, folder, stem, markdown(res), figures(res))

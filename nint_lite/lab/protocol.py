@@ -31,11 +31,10 @@ import datetime
 import json
 import os
 import time
-from pathlib import Path
 
 from .. import device as devices
 from ..signals import sample_signal
-from .compare import compare, summarise, write_json
+from .compare import compare, save_report, summarise
 
 __all__ = ["PROTOCOLS", "PARTS", "PAPER", "run", "timed", "table", "markdown", "figures", "save"]
 
@@ -352,15 +351,4 @@ def figures(res: dict) -> dict:
 
 def save(res: dict, folder="results") -> list:
     """Write bench.json, bench.md and one PNG per figure into `folder`; returns the paths."""
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "bench.json", folder / "bench.md"]
-    write_json(res, paths[0])
-    paths[1].write_text(markdown(res))
-    for name, fig in figures(res).items():
-        paths.append(folder / f"bench_{name}.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
-    return paths
+    return save_report(res, folder, "bench", markdown(res), figures(res))
