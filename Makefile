@@ -35,7 +35,7 @@ test: $(STAMP)
 gpu-check: $(STAMP)
 	$(PY) -m nint_lite.lab.gpu_check $(if $(SMOKE),--smoke,)
 
-# student copies: solution fences replaced by stubs that raise NotImplementedError
+# nbgrader metadata on notebooks/*.ipynb; student copies (solutions -> stubs, outputs cleared) and nint_by_hand.py
 student: $(STAMP)
 	$(PY) -m nint_lite.classroom notebooks notebooks/student
 
