@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch.func import functional_call, jvp, vjp
 
-import nint_lite as nl
 from nint_lite import ntk
 from nint_lite.classroom import checks
 
-__all__ = ['_params', '_kv', '_jac_loop', '_chunked', '_row', '_step', '_time_to', '_grid', '_psnr', '_nint_mix', '_block', '_si_snr', '_iou', '_paired', '_sender']  # the reference helpers, for `from check_cases import *`
+# the reference helpers, for `from check_cases import *`
+__all__ = ['_params', '_chunked', '_step', '_time_to', '_grid', '_block', '_si_snr', '_iou', '_sender']
 
 
 def make_tests(cases, package):
@@ -48,22 +48,6 @@ def _params(model):
     return {k: p.detach() for k, p in model.named_parameters()}
 
 
-def _kv(model, x, v, keep=1):
-    fx = lambda p: functional_call(model, p, (x,))       # noqa: E731
-    params = _params(model)
-    (u,) = vjp(fx, params)[1](v)
-    return jvp(fx, (params,), (u,))[keep]
-
-
-def _jac_loop(model, x):                                 # (N, C, P), one backward per (i, c)
-    rows = []
-    for i in range(x.shape[0]):
-        out = model(x[i:i + 1])[0]
-        rows.append(torch.stack([torch.cat([g.flatten() for g in torch.autograd.grad(
-            out[c], list(model.parameters()), retain_graph=True)]) for c in range(out.shape[0])]))
-    return torch.stack(rows)
-
-
 def _chunked(model, x, v, chunk, mode="ok"):
     params = _params(model)
     u = {k: torch.zeros_like(p) for k, p in params.items()}
@@ -76,17 +60,6 @@ def _chunked(model, x, v, chunk, mode="ok"):
     if mode == "block":
         return torch.cat(outs)
     return torch.cat([jvp(lambda p: functional_call(model, p, (xc,)), (params,), (u,))[1] for xc in x.split(chunk)])
-
-
-def _row(model, x, q, mode="ok"):
-    n, C = x.shape[0], model(x[:1]).shape[1]
-    row = torch.zeros(n)
-    for c in range(1 if mode == "channel0" else C):
-        v = torch.zeros(n, C)
-        v[q, c] = 1.0
-        kv = ntk.matvec(model, x, v)
-        row += kv.sum(1) if mode == "cross" else kv[:, c]
-    return row
 
 
 def _step(model, opt, x, y, idx, zero=True, full=False, reduce=torch.mean):
@@ -111,21 +84,6 @@ def _grid(shape, ij="ij", dim=-1, centres=False):
     return torch.stack(torch.meshgrid(*axes, indexing=ij), dim=dim).reshape(-1, len(shape))
 
 
-def _psnr(pred, target, data_range=1.0, log=math.log10, k=10, use_range=True, red=torch.mean):
-    return k * log((data_range if use_range else 1.0) ** 2 / red((pred - target) ** 2).item())
-
-
-def _nint_mix(score, error, B, n_ntk, n_rand, generator, random_part=True):
-    taken = torch.zeros(score.numel(), dtype=torch.bool)
-    a = torch.topk(score, n_ntk).indices
-    taken[a] = True
-    b = torch.topk(error.masked_fill(taken, -math.inf), B - n_ntk - n_rand).indices
-    taken[b] = True
-    keys = torch.rand(score.numel(), generator=generator) if random_part else -error
-    c = torch.topk(keys.masked_fill(taken, math.inf), n_rand, largest=False).indices
-    return torch.cat([a, b, c])
-
-
 def _block(n, b, g):                                     # a random contiguous block: not uniform
     s = int(torch.randint(0, n - b + 1, (1,), generator=g))
     return torch.arange(s, s + b)
@@ -143,18 +101,6 @@ def _iou(p, t, sign=1, denom="union"):
     inter = (a & b).sum().item()
     d = {"union": (a | b).sum().item(), "target": b.sum().item(), "sum": (a.sum() + b.sum()).item()}[denom]
     return 1.0 if d == 0 else inter / d
-
-
-def _paired(times, full, mode="ok"):
-    import statistics
-    pairs = [(a, b) for a, b in zip(times, full) if a is not None and b is not None]
-    if len(pairs) < len(times) and mode != "skip_missing":
-        return None
-    if mode == "of_medians":
-        return statistics.median(a for a, _ in pairs) / statistics.median(b for _, b in pairs)
-    if mode == "inverse":
-        return statistics.median(b / a for a, b in pairs)
-    return (statistics.mean if mode == "mean" else statistics.median)(a / b for a, b in pairs)
 
 
 def _sender(m, x, r, probes, g, mode="ok"):

@@ -1,12 +1,15 @@
-"""Classroom: student copies (nint_lite.classroom) and the exercise self-checks
-(nint_lite.classroom.checks, which the notebooks call as nl.checks).
+"""Classroom: nbgrader metadata and student copies (nint_lite.classroom).
 
-(a) the generator on a small synthetic notebook; (b) the committed student copies are up to date;
-(c) every student notebook runs to its first exercise and raises NotImplementedError there and
-nowhere earlier (set NINT_LITE_SKIP_STUDENT_RUN=1 to skip: it executes the notebooks, ~3 min);
-(d) every check passes on a solution and fails, with a hint, on plausible wrong answers.
+(a) the generator on a small synthetic notebook: nbgrader cell metadata, stubs exactly as
+    nbgrader's ClearSolutions writes them, outputs cleared, nint_by_hand.py from `# @save` cells;
+(b) the committed instructor metadata, student copies and nint_by_hand.py are up to date, with
+    2–4 exercises in each of 01–08;
+(c) every student notebook, run from notebooks/student/ as Jupyter runs it, raises
+    NotImplementedError at its first exercise (or that exercise's check cell) and nowhere earlier;
+    00, which has no exercise, runs to the end (NINT_LITE_SKIP_STUDENT_RUN=1 skips this, ~3 min);
+(d) every check is tested in tests/test_checks_nbNN.py, and no two notebooks' checks share a name.
+The nbgrader round trip itself is tests/test_nbgrader.py.
 """
-import math
 import os
 import shutil
 import subprocess
@@ -15,10 +18,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import torch
-from torch.func import functional_call, jvp, vjp
 
-from nint_lite import classroom, ntk
+from nint_lite import classroom
 from nint_lite.classroom import checks
 
 ROOT = Path(__file__).resolve().parent.parent

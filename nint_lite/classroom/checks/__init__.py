@@ -3,27 +3,42 @@
 Used by the exercises of notebooks 01–08 (as nl.checks, an alias of nint_lite.classroom.checks).
 
 Each check runs the learner's function on fresh random inputs, compares it with an independent
-reference (the package's function, an analytic answer, or an explicit kernel), prints a short
-verdict, and raises AssertionError with what differs on failure — naming the plausible mistake
-when the answer reproduces one. CI runs them on the solutions.
+reference (an analytic answer, an explicit kernel, a loop, or another package function, computed
+before the learner's code runs), prints a short verdict, and raises AssertionError with what
+differs on failure — naming the plausible mistake when the answer reproduces one. CI runs them on
+the solutions.
 
-    make_grid(my_fn)          notebook 01: my_fn(shape) -> (prod(shape), len(shape)) grid in [-1, 1]
-    psnr_by_hand(my_fn)       notebook 01: my_fn(pred, target, data_range=1.0) -> dB (float)
-    siren_init_bounds(my_fn)  notebook 01: my_fn(fan_in, w0, first) -> SIREN weight bound
-    k_times_v(my_fn)          notebook 02: my_fn(model, x, v) -> K v, (N, C)
-    jacobian(my_fn)           notebook 02: my_fn(model, x) -> J, (N, C, P)
-    k_times_v_chunked(my_fn)  notebook 02: my_fn(model, x, v, chunk_size) -> K v, (N, C)
-    self_leverage(my_fn)      notebook 03: my_fn(model, x) -> tr K_ii, (N,)
-    coupling_row(my_fn)       notebook 03: my_fn(model, x, q) -> tr K(x_q, x_j), (N,)
-    int_selection(my_fn)      notebook 04: my_fn(residual (N, C), B) -> top-B indices by Σ_c |r|
-    nint_mix(my_fn)           notebook 04: my_fn(score, error, B, n_ntk, n_rand, generator) -> indices
-    train_step(my_fn)         notebook 05: my_fn(model, opt, x, y, indices): one step on the subset MSE
-    uniform_indices(my_fn)    notebook 05: my_fn(n, B, generator) -> B distinct uniform indices
-    time_to(my_fn)            notebook 05: my_fn(seconds, psnr, target) -> first time PSNR ≥ target, or None
-    si_snr_by_hand(my_fn)     notebook 06: my_fn(pred (N,), target (N,)) -> SI-SNR in dB
-    iou_by_hand(my_fn)        notebook 06: my_fn(pred_sdf (N,), target_sdf (N,)) -> IoU of the insides
-    paired_ratio(my_fn)       notebook 07: my_fn(times, full_times) -> median per-seed ratio, or None
-    sender_scores(my_fn)      notebook 08: my_fn(model, x, r, probes, generator) -> ≈ r_iᵀ (K²)_ii r_i
+    notebook 01  make_grid            fn(shape) -> (prod(shape), d) grid of [-1, 1]^d, row-major
+                 uniform_bound        fn(fan_in, w0, input_var, target_var) -> the U(−b, b) bound b
+                 fit_by_hand          fn(model, x, y, steps, lr) -> the losses of a full-batch Adam loop
+    notebook 02  kernel_spectrum      fn(model, x) -> the N·C eigenvalues of K, from J, largest first
+                 k_times_v_chunked    fn(model, x, v, chunk_size) -> K v, (N, C), memory bounded by chunks
+                 leverage_closed_form fn(net, x) -> tr K_ii, (N,), by the per-layer formula
+    notebook 03  last_layer_kernel    fn(model, x) -> the last layer's part of K, (N, N, C, C)
+                 coupling_radius      fn(model, x, shape, queries) -> where the coupling row halves (pixels)
+                 sgd_prediction       fn(model, x, y, lr) -> one SGD step's first-order Δf, (N, C)
+    notebook 04  int_selection        fn(residual (N, C), B) -> the top-B indices by Σ_c |r|
+                 official_score       fn(model, x, r) -> what the official code's score returns, (N,)
+                 share_below          fn(fraction, xi, lam, alpha) -> first step the NTK share is below it
+    notebook 05  train_step           fn(model, opt, x, y, indices) -> one step on the subset MSE (0-d loss)
+                 score_refreshes      fn(T, B, xi, lam, alpha) -> how many times NINT computes K r
+                 uniform_indices      fn(n, B, generator) -> B distinct uniform indices
+                 time_to              fn(seconds, psnr, target) -> first time PSNR ≥ target, or None
+    notebook 06  si_snr_by_hand       fn(pred (N,), target (N,)) -> SI-SNR in dB
+                 iou_by_hand          fn(pred (N,), target (N,), field) -> IoU of the insides
+                 fourier_kernel       fn(x1, x2, B) -> γ(x1)·γ(x2) of the Fourier-feature embedding
+    notebook 07  paired_interval      fn(times, full_times, resamples, generator) -> (gmean, lo, hi)
+                 time_to_interpolated fn(seconds, psnr, target) -> the interpolated time to target
+                 evos_batch           fn(err, lap, ratio, generator) -> a non-key EVOS batch, (B,)
+    notebook 08  sender_scores        fn(model, x, r, probes, generator) -> ≈ r_iᵀ (K²)_ii r_i, (N,)
+                 lookahead_decrease   fn(model, x, r, idx, lr) -> the full loss's drop after a batch step
+                 last_layer_sender    fn(model, x, r) -> the last-layer kernel's exact sender score, (N,)
+
+Every call of the learner's function runs under `_common.forbid`, which patches out the package
+function that is the answer (nl.ntk.matvec, nl.metrics.psnr, …) wherever it is bound, so an
+answer that only calls it fails, naming it. The checks live one module per notebook
+(nb01.py … nb08.py); tests/test_checks_nbNN.py test each on a solution, on plausible mistakes and
+on a package-calling answer.
 
 Only core modules are imported here (torch, no plotting); the 3D IoU comes from nint_lite.shapes
 inside iou_by_hand.
