@@ -348,7 +348,9 @@ def selection_overlay(signal, indices, title: str = "Selected coordinates"):
 def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
     """Audio: the target, each reconstruction and its error over time (seconds).
 
-    preds: {label: (N, 1) values}; window: (start_s, end_s) to zoom in, default all.
+    preds: {label: (N, 1) values}; window: (start_s, end_s) to zoom in, default all. The errors
+    are drawn on a right-hand axis of their own, one scale shared by all panels: a good fit's
+    error is hundreds of times smaller than the signal and would be a flat line on its axis.
     """
     if signal.kind != "audio":
         raise ValueError(f"waveforms needs an audio signal, got kind {signal.kind!r}")
@@ -360,12 +362,16 @@ def waveforms(signal, preds: dict, window=None, title: str = "Waveforms"):
     axes = np.atleast_1d(axes)
     axes[0].plot(t[keep], y[keep], lw=0.7, color="k")
     axes[0].set_title("target", fontsize=9, loc="left")
-    for ax, (label, p) in zip(axes[1:], preds.items()):
-        p = torch.as_tensor(p).detach().cpu().float().reshape(-1).numpy()
-        ax.plot(t[keep], p[keep], lw=0.7, label="reconstruction")
-        ax.plot(t[keep], (p - y)[keep], lw=0.7, color="tab:red", label="error")
+    errs = {k: torch.as_tensor(p).detach().cpu().float().reshape(-1).numpy() - y for k, p in preds.items()}
+    elim = 1.1 * max([float(np.abs(e[keep]).max()) for e in errs.values()] + [1e-9])
+    for ax, (label, e) in zip(axes[1:], errs.items()):
+        ax.plot(t[keep], (e + y)[keep], lw=0.7, label="reconstruction")
+        ex = ax.twinx()
+        ex.plot(t[keep], e[keep], lw=0.7, color="tab:red", label="error (right axis)")
+        ex.set_ylim(-elim, elim)
+        ex.tick_params(axis="y", colors="tab:red", labelsize=8)
         ax.set_title(label, fontsize=9, loc="left")
-        ax.legend(loc="upper right", fontsize=8)
+        ex.legend(handles=ax.lines + ex.lines, loc="upper right", fontsize=8)  # on top of both axes
     lim = 1.1 * max(float(np.abs(y[keep]).max()), 1e-3)  # the target's scale: quiet speech stays visible
     for ax in axes:
         ax.set_ylim(-lim, lim)

@@ -282,11 +282,13 @@ def test_waveforms_draw_target_reconstruction_and_error():
     sig = Signal(grid((100,)), y, (100,), kind="audio", meta={"sample_rate": 100, "start": 1.0})
     pred = y + 0.1
     fig = plots.waveforms(sig, {"model": pred}, window=(1.2, 1.5))
-    top, bottom = fig.axes
+    top, bottom, right = fig.axes
     t = top.lines[0].get_xdata()
     assert t.min() >= 1.2 - 1e-9 and t.max() <= 1.5 + 1e-9 and len(t) == 31   # seconds, windowed (both ends)
-    rec, err = bottom.lines
+    (rec,), (err,) = bottom.lines, right.lines
     assert np.allclose(err.get_ydata(), 0.1, atol=1e-6) and np.allclose(rec.get_ydata(), top.lines[0].get_ydata() + 0.1)
+    # the error has its own scale (here 0.1 of a 0.5 signal): it fills its axis, not a fifth of it
+    assert right.get_ylim()[1] == pytest.approx(0.11, rel=1e-3) and bottom.get_ylim()[1] == pytest.approx(0.55, rel=1e-3)
     with pytest.raises(ValueError, match="audio"):
         plots.waveforms(_gray(), {})
 
