@@ -78,6 +78,13 @@ class View:
         """Forget the cached residuals: the model changed."""
         self._residuals = None
 
+    def residuals_at(self, idx: torch.Tensor | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """f(X[idx]) − Y[idx], (len(idx), C) float32 (idx None: all N), uncached, chunked, under
+        inference_mode and, with dtype (torch.bfloat16 / float16), autocast: for rankings only."""
+        x, y = (self.coords, self.values) if idx is None else (self.coords[idx], self.values[idx])
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=dtype is not None):
+            return torch.cat([self.forward(x[s:s + self.chunk_size]).float() for s in range(0, len(x), self.chunk_size)]) - y
+
     def residuals(self) -> torch.Tensor:
         """f(X) − Y for all N coordinates: (N, C), no autograd, chunked, cached per step."""
         if self._residuals is None:
@@ -257,13 +264,20 @@ class NINT(Sampler):
     With ntk_share + xi = 1 there is no error part, so no full forward pass is needed between
     refreshes: the batch is the cached score set plus uniform picks, nearly as cheap as uniform.
     pick="sample": draw the NTK set ∝ score without replacement instead of taking the top.
+    errors: how the error set is ranked (issue 18's study; each costs less than "fresh"):
+        "fresh" (the paper) ‖r_i‖ over all N every step; "pool" over a fresh uniform pool of
+        pool·B coordinates; "periodic" all N every `errors_every` steps; "rolling" N/errors_every
+        coordinates per step, in turn; "free" only the first step. The cached modes also update
+        each trained coordinate's error from the training forward (free; see observe).
+    rank_precision: "fp32", "bf16" or "fp16": autocast of the error-ranking forward.
     """
 
     name = "nint"
 
     def __init__(self, ratio=0.2, seed=0, schedule="constant", xi=0.7, lam=1.0, alpha=10,
                  refresh=None, ntk_share=None, variant="paper", score="ntk",
-                 chunk_size=ntk.DEFAULT_CHUNK, pick="top"):
+                 chunk_size=ntk.DEFAULT_CHUNK, pick="top", errors="fresh", pool=2.0, errors_every=4,
+                 rank_precision="fp32"):
         super().__init__(ratio, seed, schedule)
         self.xi = _check_share("xi", xi)
         if ntk_share is not None:
@@ -282,10 +296,19 @@ class NINT(Sampler):
         self.lam, self.alpha, self.refresh = lam, alpha, int(refresh or alpha)
         self.ntk_share, self.variant, self.score, self.chunk_size = ntk_share, variant, score, chunk_size
         self.pick = pick
+        if errors not in ERROR_MODES:
+            raise ValueError(f"unknown errors {errors!r}; valid: {', '.join(ERROR_MODES)}")
+        if not pool >= 1 or int(errors_every) != errors_every or errors_every < 1:
+            raise ValueError(f"pool must be ≥ 1 and errors_every a positive int, got {pool}, {errors_every}")
+        if rank_precision not in RANK_DTYPES:
+            raise ValueError(f"unknown rank_precision {rank_precision!r}; valid: {', '.join(RANK_DTYPES)}")
+        self.errors, self.pool, self.errors_every = errors, float(pool), int(errors_every)
+        self.rank_precision = rank_precision
 
     def setup(self, view):
         super().setup(view)
         self.cache, self.last_refresh, self.refreshes, self.off = None, None, 0, False
+        self.err = None  # (N,) cached errors of the "periodic" / "rolling" / "free" modes
 
     def share(self, t: int) -> float:
         """The NTK share of the batch at step t (0 once the official variant switched it off)."""
@@ -339,16 +362,42 @@ class NINT(Sampler):
         taken = torch.zeros(self.n, dtype=torch.bool, device=view.device).index_fill(0, ntk_idx, True)
         parts = [ntk_idx]
         if n_err:
-            r = view.residuals()
-            err = r.abs().sum(1) if self.variant == "official" else r.norm(dim=1)
-            err_idx = torch.topk(err.masked_fill(taken, -1.0), n_err).indices
+            err_idx = torch.topk(self._errors(t, b, taken, len(ntk_idx), view).masked_fill(taken, -1.0), n_err).indices
             taken.index_fill_(0, err_idx, True)
             parts.append(err_idx)
         if n_rand:
             parts.append(self._random_excluding(n_rand, taken))
         return Selection(torch.cat(parts))
 
+    def _norm(self, r):  # (M, C) -> (M,): the error of a residual row
+        return r.abs().sum(1) if self.variant == "official" else r.norm(dim=1)
 
+    def _errors(self, t, b, taken, n_taken, view) -> torch.Tensor:
+        """(N,) errors to rank (−1: not a candidate), as `errors` says."""
+        dtype = RANK_DTYPES[self.rank_precision]
+        if self.errors == "fresh":
+            return self._norm(view.residuals() if dtype is None else view.residuals_at(None, dtype))
+        if self.errors == "pool":  # candidates: a fresh uniform pool, none of them taken
+            cand = self._random_excluding(min(round(self.pool * b), self.n - n_taken), taken)
+            return torch.full((self.n,), -1.0, device=view.device).index_copy_(
+                0, cand, self._norm(view.residuals_at(cand, dtype)))
+        k = self.errors_every
+        if self.err is None or (self.errors == "periodic" and t % k == 0):
+            self.err = self._norm(view.residuals_at(None, dtype))
+        elif self.errors == "rolling":  # slice (t mod k) of k equal slices of 0 … N−1
+            rows = torch.arange(t % k, self.n, k, device=view.device)
+            self.err.index_copy_(0, rows, self._norm(view.residuals_at(rows, dtype)))
+        return self.err
+
+    def observe(self, indices: torch.Tensor, residuals: torch.Tensor) -> None:
+        """Called by train_step with the trained rows (B,) and their f − y (B, C) from the
+        training forward: the cached error modes keep those errors for free."""
+        if self.err is not None:
+            self.err.index_copy_(0, indices, self._norm(residuals.detach().float()))
+
+
+ERROR_MODES = ("fresh", "pool", "periodic", "rolling", "free")
+RANK_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 SAMPLERS = {s.name: s for s in (Full, Uniform, INT, NINT)}
 
 

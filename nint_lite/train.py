@@ -132,6 +132,8 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
     rows = (lambda s: slice(s, s + chunk_size)) if dense else (lambda s: sel.indices[s:s + chunk_size])
     if b <= chunk_size and total is None:  # one pass
         out, target = (model(x), y) if dense else (model(x[sel.indices]), y[sel.indices])
+        if hasattr(sampler, "observe") and not dense:  # NINT's cached errors, kept for free
+            sampler.observe(sel.indices, out - target)
         loss = sampler.loss(out, target, sel, t, sampler.view) if own_loss else mse(out, target, sel.weights)
         loss.backward()
         return loss.detach()
@@ -153,7 +155,10 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
     acc = torch.zeros((), device=x.device)
     for s in range(0, b, chunk_size):
         idx = rows(s)
-        per = torch.mean((model(x[idx]) - y[idx]) ** 2, dim=1)
+        res = model(x[idx]) - y[idx]
+        if hasattr(sampler, "observe") and not dense:
+            sampler.observe(idx, res)
+        per = torch.mean(res ** 2, dim=1)
         part = (per if sel.weights is None else sel.weights[s:s + chunk_size] * per).sum() / total
         part.backward()
         acc += part.detach()

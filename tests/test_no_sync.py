@@ -47,10 +47,10 @@ def adam_outside_the_recorder(monkeypatch):
     monkeypatch.setattr(torch.optim.Adam, "step", quiet_step)
 
 
-def _syncs(name, steps, sig):
+def _syncs(name, steps, sig, **params):
     model = nl.make_model("siren", sig, hidden=16, layers=2, seed=0)
     with SyncRecorder() as rec:
-        nl.fit(model, sig, nl.make_sampler(name, seed=0), steps=steps, eval_every=steps,
+        nl.fit(model, sig, nl.make_sampler(name, seed=0, **params), steps=steps, eval_every=steps,
                progress=False)
     return rec.ops
 
@@ -60,6 +60,13 @@ def test_no_sync_per_training_step(name, adam_outside_the_recorder):
     sig = nl.sample_signal("camera", size=16)
     short, long = _syncs(name, 6, sig), _syncs(name, 30, sig)  # both: evaluations at 0 and the end
     assert long == short, f"{name}: per-step host syncs {dict(long - short)}"
+
+
+@pytest.mark.parametrize("errors", ["pool", "periodic", "rolling", "free"])
+def test_no_sync_in_nints_cheaper_rankings(errors, adam_outside_the_recorder):
+    sig = nl.sample_signal("camera", size=16)
+    short, long = _syncs("nint", 6, sig, errors=errors), _syncs("nint", 30, sig, errors=errors)
+    assert long == short, f"nint errors={errors}: per-step host syncs {dict(long - short)}"
 
 
 def test_the_recorder_sees_what_it_must(adam_outside_the_recorder):
