@@ -120,6 +120,8 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
         backpropagated with that cotangent: the same gradient, one extra forward, bounded memory.
     sel.coords / sel.targets, when set, replace x[indices] / y[indices]; gradients then also
         flow into them (Soft Mining reads its positions' .grad for the next Langevin step).
+    A sampler with an `observe(rows, f − y)` method (NINT's cached error modes) is shown each
+        trained row's residual from this forward, for free.
     total: the count the mean is taken over (default B; nint_lite.lab.distributed passes the
         global B when each rank holds part of the selection).
     """

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ["tests", "notebooks", "protocol", "bench", "scale", "distributed"]
+PARTS = ["tests", "notebooks", "protocol", "bench", "rank", "scale", "distributed"]
 
 
 def _gpu_check(out, *args, timeout=120):

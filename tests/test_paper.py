@@ -33,6 +33,20 @@ def test_v2_is_registered_with_everything_the_issue_fixes_in_advance():
     assert len(ids) == len(set(ids))
 
 
+def test_v3_registers_issue_18s_variants_before_its_run():
+    p = paper.load_protocol(paper.PROTOCOL_DIR / "v3.json")
+    v2 = paper.load_protocol()
+    assert p["version"] == 3 and p["registered"] == "2026-11-30"
+    for k in ("images", "held_out", "size", "model", "ratio", "steps", "eval_every", "targets", "seeds"):
+        assert p[k] == v2[k], k  # the question changes, the regime does not
+    cfg = p["samplers"].values()
+    assert {c.get("pool") for c in cfg if c.get("errors") == "pool"} == {1.5, 2.0, 3.0}
+    assert {c.get("errors") for c in cfg} >= {None, "pool", "periodic", "rolling", "free"}
+    assert p["samplers"]["nint"] == {"name": "nint"}  # the paper-faithful default beside them
+    assert p["versus"] == ["uniform", "int (dense)"] and {"full", "uniform", "int (dense)"} <= set(p["samplers"])
+    assert "95 % interval entirely below 1" in p["decision"] and "prediction" in p
+
+
 def test_load_protocol_rejects_what_would_make_results_unpaired(tmp_path):
     p = json.loads(SMOKE.read_text())
     for change, msg in (({"samplers": {"nint": {"name": "nint"}}}, "include 'full'"),
@@ -134,6 +148,25 @@ def test_cli_paper_length_runs_a_protocol_file(smoke, capsys):
     assert cli.main(["bench", "--paper-length", "--protocol-file", str(out / "nope.json")]) == 2
 
 
+def test_v3_smoke_pairs_every_sampler_with_uniform_and_int_on_shared_seeds(tmp_path):
+    p = paper.load_protocol(paper.PROTOCOL_DIR / "v3-smoke.json")
+    res = paper.run(p, out=tmp_path, progress=False)
+    assert set(res["versus"]) == {"uniform", "int (dense)"}
+    vs = res["versus"]["uniform"]
+    runs = {k: dict(zip(res["blocks"]["camera"]["seeds"][k], hs))
+            for k, hs in res["blocks"]["camera"]["histories"].items()}
+    cell = vs["camera"]["nint"]["14.0"]
+    # nint ran seeds 0, 1, 2 and uniform 0, 1: paired on 0 and 1, each ratio by hand
+    assert sorted(cell["time"]["per_seed"]) == ["0", "1"]
+    for s in (0, 1):
+        want = History.from_dict(runs["nint"][s]).time_to(14.0) / History.from_dict(runs["uniform"][s]).time_to(14.0)
+        assert cell["time"]["per_seed"][str(s)] == pytest.approx(want)
+    assert vs["pooled"]["uniform"]["14.0"]["steps"]["gmean"] == pytest.approx(1.0)
+    assert vs["pooled"]["nint free"]["14.0"]["time"]["n"] == 4  # 2 images × 2 seeds
+    md = paper.markdown(res)
+    assert "Paired against uniform, pooled" in md and "Paired against int (dense)" in md and "× uniform" in md
+
+
 def test_cli_bench_steps_prints_and_writes_step_costs(tmp_path, capsys):
     out = tmp_path / "steps.json"
     assert cli.main(["bench", "steps", "--sizes", "8", "--hidden", "8", "--layers", "2", "--repeats", "1",
@@ -170,3 +203,25 @@ def test_the_committed_v2_result_is_complete_and_ran_the_registered_file():
     assert "Look-ahead control" in paper.markdown(res)
     for fig in paper.figures(res).values():
         plt.close(fig)
+
+
+def test_the_committed_v3_result_ran_the_registered_file_and_pairs_with_uniform_and_int():
+    from nint_lite.lab.compare import results_path
+
+    res = json.loads(results_path("paper_v3.json").read_text())
+    assert res["protocol"] == paper.load_protocol(paper.PROTOCOL_DIR.parents[2] / res["protocol_file"])
+    p = res["protocol"]
+    assert res["protocol_version"] == 3 and set(res["blocks"]) == set(p["images"])
+    top = str(float(max(p["targets"])))
+    for base in p["versus"]:
+        pooled = res["versus"][base]["pooled"]
+        assert set(pooled) == set(p["samplers"])
+        assert pooled[base][top]["time"]["gmean"] == pytest.approx(1.0)
+        for label, row in pooled.items():
+            k, n = map(int, row[top]["reached"].split("/"))
+            assert (row[top]["time"] is None) == (k < n)  # an interval only where every seed reached it
+    # the decision rule of v3.json, applied to the committed numbers: no variant ships
+    best = min((k for k in p["samplers"] if k.startswith("nint ") and res["ratios"]["pooled"][k][top]["time"]),
+               key=lambda k: res["ratios"]["pooled"][k][top]["time"]["gmean"])
+    assert best == "nint pool 1.5"
+    assert res["versus"]["uniform"]["pooled"][best][top]["time"]["lo"] > 1.0

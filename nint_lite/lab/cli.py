@@ -15,6 +15,10 @@ bench ntk  time K·r (matvec) and the NTK diagonal against one full-batch step, 
 bench scale  time and peak memory of one NINT scoring pass and one NINT step as N grows
 bench steps  one whole fit step (selection + forward/backward + Adam) per sampler, as a multiple
            of a uniform step and of a full-batch step (--sizes 64: the image side)
+bench rank  NINT's error-ranking variants (nint_lite.lab.costs.VARIANTS: bf16/fp16, compiled, pools,
+           periodic / rolling / free refresh): step cost, c_rank / c_step, agreement with the exact
+           ranking, and the cost model time = steps × (c_step + c_rank) fed with the committed
+           protocol v3 steps (--steps-from another result): which sampler is fastest on this device
 fit --distributed  under torchrun: coordinates sharded over ranks (see README, "Scaling out")
 
 --input names the signal (a bundled name, an image, a .wav or a mesh file); --signal is an
@@ -28,6 +32,7 @@ Built in notebooks/05_nint_trainer.ipynb (fit, compare) and notebooks/07_benchma
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -229,6 +234,33 @@ def cmd_paper(a) -> int:
     return 0
 
 
+def cmd_rank(a) -> int:
+    """bench rank: NINT's ranking variants' cost and agreement, and the cost model's prediction
+    from a paper-length result's steps (default: the committed protocol v3 result), checked
+    against that result's measured times when it ran on this kind of device."""
+    from . import costs
+    from .compare import results_path
+
+    variants = tuple(a.samplers.split(",")) if a.samplers else tuple(costs.VARIANTS)
+    res = costs.bench_rank(variants, size=int(a.sizes or 64), hidden=a.hidden or 128, layers=a.layers or 3,
+                           repeats=a.repeats, device=a.device, threads=a.threads or 1, out=lambda line: None)
+    path = Path(a.steps_from) if a.steps_from else results_path("paper_v3.json")
+    steps = measured = None
+    if path.is_file():
+        proto = json.loads(path.read_text())
+        steps = costs.with_same_ranking(costs.steps_from_protocol(proto))
+        top = str(float(max(proto["protocol"]["targets"])))
+        measured = {k: row[top]["time"]["gmean"] for k, row in proto["ratios"]["pooled"].items() if row[top]["time"]}
+        res["prediction"] = {"steps_from": str(path), "target": float(top), "steps_x_full": steps,
+                             "predicted_time_x_full": costs.predict(res["steps"], steps), "measured_time_x_full": measured}
+    print(costs.markdown(res, steps, measured))
+    if steps:
+        print(f"(steps to {top} dB from {path}; measured: that run's times, on its own machine)")
+    if a.json:
+        _write(res, a.json)
+    return 0
+
+
 def cmd_bench(a) -> int:
     from . import bench
 
@@ -240,6 +272,8 @@ def cmd_bench(a) -> int:
         names = tuple((a.samplers or "full,uniform,soft,evos,egra,expansive,int,nint").split(","))
         res = bench.bench_steps(samplers=names, size=int(a.sizes or 64), hidden=a.hidden, layers=a.layers,
                                 repeats=a.repeats, device=a.device, threads=a.threads or 1)
+    elif a.what == "rank":
+        return cmd_rank(a)
     elif a.what == "scale":
         sizes = tuple(int(v) for v in (a.sizes or "64,256,1024,2048").split(","))
         res = bench.bench_scale(sizes=sizes, hidden=a.hidden, layers=a.layers, chunk_size=a.chunk_size)
@@ -289,11 +323,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, …)")
     c.add_argument("--stop-at-target", action="store_true", help="stop each run at --target-psnr")
     b = sub.add_parser("bench", help="benchmarks (ratios to one full-batch step)")
-    b.add_argument("what", nargs="?", default="protocol", choices=["protocol", "ntk", "scale", "steps"],
+    b.add_argument("what", nargs="?", default="protocol", choices=["protocol", "ntk", "scale", "steps", "rank"],
                    help="protocol (default): the quick benchmark (400 steps, the low-target regime); "
-                        "ntk, scale, steps: micro-benchmarks (steps: one whole fit step per sampler, "
-                        "× uniform and × full)")
-    b.add_argument("--samplers", default=None, help="steps: comma-separated sampler names")
+                        "ntk, scale, steps, rank: micro-benchmarks (steps: one whole fit step per sampler, "
+                        "× uniform and × full; rank: NINT's ranking variants and the cost model)")
+    b.add_argument("--samplers", default=None, help="steps: comma-separated sampler names; rank: "
+                   "comma-separated labels of nint_lite.lab.costs.VARIANTS (must include full and uniform)")
+    b.add_argument("--steps-from", default=None, help="rank: a paper-length result JSON whose steps to "
+                   "its top target feed the cost model (default: the committed paper_v3.json)")
     b.add_argument("--paper-length", action="store_true",
                    help="the pre-registered paper-length protocol (5,000 steps, protocols/v2.json; "
                         "43 min on 2 CPU cores); `bench` alone is the quick low-target view")

@@ -2,7 +2,7 @@
 
     python -m nint_lite.lab.gpu_check [--smoke] [--budget SECONDS] [--out results/gpu]
 
-Six parts run in order. Each gets a slot: its share (WEIGHTS) of the budget still left, so the
+Seven parts run in order. Each gets a slot: its share (WEIGHTS) of the budget still left, so the
 time one part does not use passes to the next ones. What a slot cannot fit is skipped with the
 reason recorded instead of being started and killed. A subprocess that still outlives its slot
 is stopped: a notebook (the least predictable) then counts as skipped, the GPU tests or the
@@ -17,9 +17,13 @@ distributed fit (seconds of work) as failed, since they hung.
                     to 30 and 35 dB as ratios to full batch, beside the paper's Table 4.3. Each run
                     gets a training-time cap (fit's seconds=) from what is left of the slot.
     d. bench        `bench ntk` at 512²: K·r and the NTK diagonal against one full-batch step.
-    e. scale        time and peak device memory of one NINT scoring pass (‖K r‖ over all N), one
+    e. rank         `bench rank` (lab.costs): every NINT ranking variant's step cost, c_rank / c_step
+                    and agreement at 64² (protocol v3's regime) and 512², and the cost model's
+                    prediction of each sampler's time to 44 dB from protocol v3's committed steps —
+                    the GPU prediction of issue 18, tested where a GPU is.
+    f. scale        time and peak device memory of one NINT scoring pass (‖K r‖ over all N), one
                     NINT refresh step and one ordinary NINT step, SIREN 3×128, N up to 4096².
-    f. distributed  `fit --distributed` under torchrun on one process (nccl on a GPU, else gloo).
+    g. distributed  `fit --distributed` under torchrun on one process (nccl on a GPU, else gloo).
 
 Writes OUT/gpu_check.json (the machine with the precision policy; per part its status "ok",
 "skipped" or "failed", the reason, seconds and results) after every part, and OUT/gpu_check.md.
@@ -59,7 +63,7 @@ __all__ = ["main", "CONFIGS", "WEIGHTS"]
 ROOT = Path(__file__).resolve().parents[2]  # the repository: tests/ and notebooks/ live there
 # Nominal seconds per part on one H100/H200 within the default 450 s budget (8 minutes with
 # start-up): a part's slot is its weight's share of the time left when it starts.
-WEIGHTS = {"tests": 45, "notebooks": 150, "protocol": 150, "bench": 15, "scale": 60, "distributed": 30}
+WEIGHTS = {"tests": 45, "notebooks": 150, "protocol": 150, "bench": 15, "scale": 60, "distributed": 30, "rank": 60}
 
 CONFIGS = {
     "full": {
@@ -70,8 +74,11 @@ CONFIGS = {
         "bench": {"sizes": (512,), "repeats": 5},
         "scale": {"sizes": (512, 1024, 2048, 4096), "hidden": 128, "layers": 3},
         "distributed": {"size": 512, "steps": 20},
+        # torch.compile's first call costs tens of seconds: the compiled variant runs at 64² only
+        "rank": {"sizes": (64, 512), "compile_sizes": (64,), "warmup": 120, "steps": 40, "repeats": 5,
+                 "variants": None},
         # below these many seconds left, a part (or one notebook / sampler run) is skipped
-        "min_s": {"tests": 20, "notebook": 20, "run": 5, "bench": 10, "scale": 5, "distributed": 15},
+        "min_s": {"tests": 20, "notebook": 20, "run": 5, "bench": 10, "scale": 5, "distributed": 15, "rank": 20},
     },
     "smoke": {  # the same code at tiny sizes; lr 1e-3 so that 30 steps of a 2×16 SIREN reach 8 dB
         "notebooks": ("00",),
@@ -81,7 +88,9 @@ CONFIGS = {
         "bench": {"sizes": (16,), "repeats": 2},
         "scale": {"sizes": (16, 32), "hidden": 128, "layers": 3},
         "distributed": {"size": 16, "steps": 3},
-        "min_s": {"tests": 2, "notebook": 5, "run": 0.5, "bench": 1, "scale": 1, "distributed": 5},
+        "rank": {"sizes": (16,), "compile_sizes": (), "warmup": 4, "steps": 2, "repeats": 1,
+                 "variants": ("full", "uniform", "nint", "nint bf16", "nint pool 1.5", "nint free")},
+        "min_s": {"tests": 2, "notebook": 5, "run": 0.5, "bench": 1, "scale": 1, "distributed": 5, "rank": 1},
     },
 }
 
@@ -248,6 +257,32 @@ def part_bench(cfg, dev, slot, result):
     return "ok", "" if dev.type == "cuda" else "no memory runs on CPU (they spawn processes)"
 
 
+def part_rank(cfg, dev, slot, result):
+    """e. lab.costs.bench_rank (the CLI's `bench rank`) per size, with the cost model's prediction
+    from protocol v3's committed steps to its top target."""
+    from .compare import results_path
+    from .costs import VARIANTS, bench_rank, predict, steps_from_protocol, with_same_ranking
+
+    c = cfg["rank"]
+    committed = results_path("paper_v3.json")
+    steps = with_same_ranking(steps_from_protocol(json.loads(committed.read_text()))) if committed.is_file() else None
+    result["sizes"], skipped = {}, []
+    for size in c["sizes"]:
+        if slot.left() < cfg["min_s"]["rank"]:
+            skipped.append(f"{size}² ({slot.left():.0f} s left)")
+            continue
+        variants = tuple(v for v in (c["variants"] or VARIANTS) if v != "nint compiled" or size in c["compile_sizes"])
+        res = bench_rank(variants, size=size, warmup=c["warmup"], steps=c["steps"], repeats=c["repeats"],
+                         device=dev, threads=None, out=lambda line: say(f"   {line}"))
+        if steps:
+            res["predicted_time_x_full"] = predict(res["steps"], steps)
+        result["sizes"][str(size)] = res
+    result["steps_from"] = "paper_v3.json" if steps else None
+    if not result["sizes"]:
+        return "skipped", f"{slot.left():.0f} s left, below the {cfg['min_s']['rank']} s a size needs"
+    return "ok", f"skipped {', '.join(skipped)}" if skipped else ("" if steps else "no committed paper_v3.json: costs only")
+
+
 def _measure(fn, dev) -> dict:
     """Seconds of fn() (synchronised) and, on CUDA, the peak memory allocated meanwhile (MiB)."""
     devices.sync(dev)
@@ -286,7 +321,7 @@ def _scale_row(size: int, hidden: int, layers: int, dev) -> dict:
 
 
 def part_scale(cfg, dev, slot, result):
-    """e. NINT as N grows, on the device; a size is skipped when the last one's time, scaled by
+    """f. NINT as N grows, on the device; a size is skipped when the last one's time, scaled by
     N, would not fit in what is left of the slot."""
     c = cfg["scale"]
     if slot.left() < cfg["min_s"]["scale"]:
@@ -312,7 +347,7 @@ def part_scale(cfg, dev, slot, result):
 
 
 def part_distributed(cfg, dev, slot, result):
-    """f. the CLI's `fit --distributed` under torchrun, one process; its JSON result."""
+    """g. the CLI's `fit --distributed` under torchrun, one process; its JSON result."""
     c = cfg["distributed"]
     if slot.left() < cfg["min_s"]["distributed"]:
         return "skipped", f"{slot.left():.0f} s left, below the {cfg['min_s']['distributed']} s it needs"
@@ -337,7 +372,7 @@ def part_distributed(cfg, dev, slot, result):
 
 
 PARTS = {"tests": part_tests, "notebooks": part_notebooks, "protocol": part_protocol,
-         "bench": part_bench, "scale": part_scale, "distributed": part_distributed}
+         "bench": part_bench, "rank": part_rank, "scale": part_scale, "distributed": part_distributed}
 
 
 # --------------------------------------------------------------------------- the report
@@ -430,6 +465,14 @@ def _distributed_md(res: dict) -> str:
           _med(s["train_seconds"], ".1f")]])
 
 
+def _rank_md(res: dict) -> str:
+    from .costs import markdown as rank_markdown
+
+    return "\n\n".join(rank_markdown(r) + ("\n\npredicted time to the top target × full: " + ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(r["predicted_time_x_full"].items(), key=lambda kv: kv[1]))
+        if "predicted_time_x_full" in r else "") for r in res.get("sizes", {}).values())
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     where = (f"{m['gpu']}, CUDA {m['cuda']}, driver {m['driver']}" if "gpu" in m
@@ -442,7 +485,7 @@ def markdown(report: dict) -> str:
                     [[k, v["status"], v["seconds"], v["slot_s"], v["reason"] or None]
                      for k, v in report["parts"].items()])]
     render = {"tests": _tests_md, "notebooks": _notebooks_md, "protocol": _protocol_md, "bench": _bench_md,
-              "scale": _scale_md, "distributed": _distributed_md}
+              "scale": _scale_md, "distributed": _distributed_md, "rank": _rank_md}
     for name, part in report["parts"].items():
         body = render[name](part["result"])
         what = " ".join(PARTS[name].__doc__.split("\n\n")[0].split())  # the part's docstring, one line

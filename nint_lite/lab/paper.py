@@ -285,9 +285,13 @@ def assemble(p: dict, results: dict) -> dict:
         block["seeds"] = seeds
         out["blocks"][name] = block
         out["ratios"][name] = ratios(runs, seeds, job["targets"], p)
+        for base in p.get("versus", ()):  # the same pairing against another sampler
+            out.setdefault("versus", {}).setdefault(base, {})[name] = ratios(runs, seeds, job["targets"], p, base)
     imgs = [i for i in p["images"] if i in blocks]
     if imgs:
         out["ratios"]["pooled"] = pooled(out, imgs, p)
+        for base, table in out.get("versus", {}).items():
+            table["pooled"] = pooled({"ratios": table}, [i for i in imgs if table.get(i)], p)
     looks = [r["lookahead"] for _, r in sorted(results.items()) if "lookahead" in r]
     if looks:
         out["lookahead"] = {"image": p["lookahead"]["image"], "steps": p["lookahead"]["steps"],
@@ -321,11 +325,12 @@ def bootstrap(groups: list, resamples: int = 10000, seed: int = 0, level: float 
     return {"gmean": point, "lo": float(np.quantile(boots, a)), "hi": float(np.quantile(boots, 1 - a)), "n": n}
 
 
-def _paired(runs: dict, seeds: dict, label: str, target: float, what: str):
-    """Per-seed ratios of `label` to full at `target` ("time" or "steps"): ({seed: ratio},
-    reached, total); a seed of `label` with no full run of the same seed is skipped."""
+def _paired(runs: dict, seeds: dict, label: str, target: float, what: str, base: str = "full"):
+    """Per-seed ratios of `label` to `base` (full batch by default) at `target` ("time" or
+    "steps"): ({seed: ratio}, reached, total); a seed of `label` with no `base` run of the same
+    seed, or whose `base` run never reached the target, is skipped."""
     fn = "time_to" if what == "time" else "steps_to"
-    base = {s: getattr(h, fn)(target) for s, h in zip(seeds["full"], runs["full"])}
+    base = {s: getattr(h, fn)(target) for s, h in zip(seeds[base], runs[base])}
     out, reached = {}, 0
     for s, h in zip(seeds[label], runs[label]):
         v = getattr(h, fn)(target)
@@ -335,19 +340,24 @@ def _paired(runs: dict, seeds: dict, label: str, target: float, what: str):
     return out, reached, len(seeds[label])
 
 
-def ratios(runs: dict, seeds: dict, targets, p: dict) -> dict:
+def ratios(runs: dict, seeds: dict, targets, p: dict, base: str = "full") -> dict:
     """{label: {target: {"time": bootstrap + per_seed, "steps": …, "reached": "k/n"}}} for
-    one block; a target some seed never reached has no interval (its row says k/n)."""
+    one block, each ratio to `base`'s run of the same seed; a target some seed never reached has
+    no interval (its row says k/n). Against a base other than full batch (a protocol's "versus"),
+    a sampler is paired on the seeds both ran."""
     bs = p.get("bootstrap", {})
     res = {}
+    if base not in runs:
+        return res
     for k in runs:
         res[k] = {}
+        shared = set(seeds[k]) & set(seeds[base])
         for t in targets:
             cell = {}
             for what in ("time", "steps"):
-                per, reached, total = _paired(runs, seeds, k, t, what)
+                per, reached, total = _paired(runs, seeds, k, t, what, base)
                 cell["reached"] = f"{reached}/{total}"
-                ok = reached == total and len(per) == total
+                ok = reached == total and len(per) == (total if base == "full" else len(shared))
                 cell[what] = ({**bootstrap([list(per.values())], bs.get("resamples", 10000), bs.get("seed", 0)),
                                "per_seed": {str(s): v for s, v in per.items()}} if ok and per else None)
             res[k][str(float(t))] = cell
@@ -355,9 +365,9 @@ def ratios(runs: dict, seeds: dict, targets, p: dict) -> dict:
 
 
 def pooled(res: dict, images: list, p: dict) -> dict:
-    """Ratios pooled over `images`: each (image, seed) pair is one paired ratio; the bootstrap
-    resamples seeds within each image. A sampler that missed a target on any seed of any image
-    has no pooled interval at that target."""
+    """Ratios pooled over `images` (from res["ratios"][image]): each (image, seed) pair is one
+    paired ratio; the bootstrap resamples seeds within each image. A sampler that missed a target
+    on any seed of any image has no pooled interval at that target."""
     bs = p.get("bootstrap", {})
     labels = [k for k in p["samplers"]]
     out = {}
@@ -443,11 +453,11 @@ def _ci(c, digits=2) -> str:
     return "—" if c is None else f"{c['gmean']:.{digits}f} [{c['lo']:.{digits}f}, {c['hi']:.{digits}f}]"
 
 
-def ratio_table(cells: dict, targets, what: str = "time") -> list:
-    """Markdown lines: one row per sampler, per target its × full (geometric mean [95 % CI]),
+def ratio_table(cells: dict, targets, what: str = "time", base: str = "full") -> list:
+    """Markdown lines: one row per sampler, per target its × base (geometric mean [95 % CI]),
     or "not reached k/n"."""
     tg = [str(float(t)) for t in targets]
-    lines = ["| sampler | " + " | ".join(f"{what} to {t} dB, × full" for t in tg) + " |",
+    lines = ["| sampler | " + " | ".join(f"{what} to {t} dB, × {base}" for t in tg) + " |",
              "|---|" + "---|" * len(tg)]
     for k, row in cells.items():
         vals = []
@@ -488,6 +498,18 @@ def markdown(res: dict) -> str:
         out += ratio_table(res["ratios"]["pooled"], tg, "time") + [""]
         out += ["## Every sampler, pooled — steps (hardware-independent)", ""]
         out += ratio_table(res["ratios"]["pooled"], tg, "steps") + [""]
+    for base, table in res.get("versus", {}).items():
+        if "pooled" not in table:
+            continue
+        out += [f"## Paired against {base}, pooled — wall-clock time (below 1: faster than {base})", "",
+                f"Per-seed ratios to {base}'s run of the same seed and image, on the seeds both ran.", ""]
+        out += ratio_table(table["pooled"], tg, "time", base) + [""]
+        out += [f"### Each image at {max(tg)} dB, time × {base}", "",
+                "| sampler | " + " | ".join(imgs) + " |", "|---|" + "---|" * len(imgs)]
+        top = str(float(max(tg)))
+        for k in table["pooled"]:
+            out.append(f"| {k} | " + " | ".join(_ci((table[i].get(k, {}).get(top) or {}).get("time")) for i in imgs) + " |")
+        out.append("")
     for name, block in res["blocks"].items():
         r = res["ratios"][name]
         title = {"ablations": f"Ablations and controls ({block['signal']['name']})"}.get(name, name)
