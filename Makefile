@@ -1,4 +1,4 @@
-# make demo | make test | make lab — each sets itself up on first use (Python 3.11 + pip only).
+# make demo | make test | make lab | make docs — each sets itself up on first use (Python 3.11 + pip only).
 # make gpu-check: the GPU checks and benchmarks in ≤ 8 min on one GPU -> results/gpu/gpu_check.{json,md}
 #   (make gpu-check SMOKE=1: the same script at tiny sizes, any machine, < 1 min -> results/gpu_smoke/)
 # GPU users: make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" test
@@ -11,7 +11,7 @@ KEY    := $(shell cat pyproject.toml | sha1sum | cut -c1-12)-$(shell echo '$(TOR
 STAMP  := $(VENV)/.installed-$(KEY)
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test lab student gpu-check clean
+.PHONY: setup demo test lab student docs gpu-check clean
 
 setup: $(STAMP)
 
@@ -27,8 +27,19 @@ demo: $(STAMP)
 	$(PY) -m nint_lite compare --input camera --size 128 --model siren \
 		--samplers full,nint --steps 300 --target-psnr 25 --eval-every 25 --out results
 
+# tests/test_docs.py runs `make docs` and opens every page in headless Chromium (skipped without
+# /usr/bin/chromium unless CI=true; .ci/run installs it)
 test: $(STAMP)
 	$(PY) -m pytest -q tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/student
+
+# The documentation site from the committed notebooks (not re-run), README, results and docstrings
+# (sources: notebooks/conf.py and notebooks/*.md); warnings are errors. -E: the API page and the
+# README's pages are generated, so every build reads everything again. The last line printed is
+# the built index.html. MathJax and the widget manager come from npm once (notebooks/_build/jscache).
+DOCS := notebooks/_build/html
+docs: $(STAMP)
+	$(PY) -m sphinx -E -W --keep-going -q -b html notebooks $(DOCS)
+	@echo $(abspath $(DOCS))/index.html
 
 # nint_lite/lab/gpu_check.py: tests/test_gpu.py, notebooks 01–05, the paper's protocol, bench ntk,
 # NINT at scale, a distributed fit; skips what its 450 s budget cannot fit
@@ -43,4 +54,4 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache notebooks/_build

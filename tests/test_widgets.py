@@ -1,6 +1,8 @@
 """Unit tests for nint_lite.classroom.widgets (nl.widgets): each builder works headless (MPLBACKEND=Agg, no kernel),
-its widget is an ipywidgets.interactive, its draw callback returns the right figure, and the
-precomputed data (snapshots, rankings) match nint_lite.ntk.
+its live widget is an ipywidgets.interactive, its kernel-free widget (live=False) holds one PNG
+frame per grid value in Stacks jslinked to its sliders, its draw callback returns the right
+figure, and the precomputed data (snapshots, rankings) match nint_lite.ntk. (That the kernel-free
+widgets respond in a browser is tests/test_docs.py's job.)
 """
 import copy
 import subprocess
@@ -128,3 +130,70 @@ def test_explorers_reject_a_signal_that_is_not_an_image():
             build(model, audio)
     with pytest.raises(ValueError, match="image"):
         widgets.training_snapshots(model, audio, steps=(1,), query=(0, 0))
+
+
+# ---- the kernel-free form (live=False): frames in jslinked Stacks, no Python callback ----------
+
+def _links(slider) -> set:
+    """The model ids of the widgets whose selected_index is jslinked to this slider's index, read
+    from the widget state a notebook saves (and the site's html-manager loads)."""
+    state = ipywidgets.Widget.get_manager_state(drop_defaults=True)["state"].values()
+    return {s["state"]["target"][0].removeprefix("IPY_MODEL_") for s in state
+            if s["model_name"] == "LinkModel" and s["state"]["source"] == [f"IPY_MODEL_{slider.model_id}", "index"]
+            and s["state"]["target"][1] == "selected_index"}
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    from PIL import Image
+    import io
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_kernel_free_coupling_explorer_has_one_frame_per_grid_pixel(sig):
+    model = _model(sig)
+    widget, draw = widgets.coupling_explorer(model, sig, query=(2, 3), live=False, grid=2)
+    assert isinstance(widget, ipywidgets.VBox)
+    row, col, stack = widget.children
+    assert isinstance(row, ipywidgets.SelectionSlider) and isinstance(stack, ipywidgets.Stack)
+    # every ⌈10 / 2⌉ = 5 pixels through the query (2, 3); the query's frame is shown first
+    assert [v for _, v in row.options] == [2, 7] and [v for _, v in col.options] == [3, 8]
+    assert (row.value, col.value, stack.selected_index) == (2, 3, 0)
+    assert _links(row) == {stack.model_id} and _links(col) == {s.model_id for s in stack.children}
+    assert all(s.selected_index == 0 for s in stack.children)
+    frame = stack.children[1].children[0]                     # row 7, col 3
+    assert isinstance(frame, ipywidgets.Image) and frame.format == "png"
+    assert np.array_equal(_pixels(frame.value), _pixels(widgets._png(draw(row=7, col=3))))
+    assert not np.array_equal(_pixels(frame.value), _pixels(stack.children[0].children[0].value))
+    assert plt.get_fignums() == []                            # every frame's figure was closed
+    with pytest.raises(ValueError, match="grid"):
+        widgets.coupling_explorer(model, sig, live=False, grid=0)
+
+
+def test_kernel_free_training_explorer_has_one_frame_per_snapshot(sig):
+    snaps = widgets.training_snapshots(_model(sig), sig, steps=(0, 2, 4))
+    widget, draw = widgets.training_explorer(sig, snaps, live=False)
+    step, stack = widget.children
+    assert [v for _, v in step.options] == [0, 2, 4] and step.value == 4 and stack.selected_index == 2
+    assert _links(step) == {stack.model_id} and len(stack.children) == 3
+    assert np.array_equal(_pixels(stack.children[0].value), _pixels(widgets._png(draw(step=0))))
+
+
+def test_kernel_free_selection_explorer_steps_through_ratios(sig):
+    model = _model(sig)
+    widget, draw = widgets.selection_explorer(model, sig, ratio=0.25, live=False)
+    ratio, stack = widget.children
+    values = [v for _, v in ratio.options]
+    assert values == sorted([k / 10 for k in range(1, 11)] + [0.25]) and ratio.value == 0.25
+    assert ratio.options[2] == ("0.25", 0.25) and stack.selected_index == 2 and len(stack.children) == 11
+    assert np.array_equal(_pixels(stack.children[-1].value), _pixels(widgets._png(draw(ratio=1.0))))
+    with pytest.raises(ValueError, match="ratio"):
+        widgets.selection_explorer(model, sig, ratio=1.5, live=False)
+
+
+def test_frames_are_small_palette_pngs(sig):
+    png = widgets._png(plots.coupling_map(_model(sig), sig, (1, 1)))
+    from PIL import Image
+    import io
+    img = Image.open(io.BytesIO(png))
+    assert img.format == "PNG" and img.mode == "P" and len(png) < 20_000
+    assert img.size[0] == pytest.approx(7.9 * widgets.FRAME_DPI, abs=2)   # value_maps: 3.7 per panel + 0.5

@@ -126,8 +126,10 @@ def mark(nb, prefix: str):
 def student_notebook(nb):
     """The student version of a notebook (a copy; nb is not changed): solution regions replaced
     by CODE_STUB / TEXT_STUB and every output and execution count cleared, as nbgrader's
-    generate_assignment does."""
+    generate_assignment does, and the saved widget state dropped (it is the instructor copy's
+    output: the kernel-free explorers' frames)."""
     nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if _is_exercise(cell) or END in cell.source:
             cell.source = strip_solutions(cell.source, CODE_STUB if cell.cell_type == "code" else TEXT_STUB)
