@@ -303,6 +303,7 @@ class NINT(Sampler):
         if rank_precision not in RANK_DTYPES:
             raise ValueError(f"unknown rank_precision {rank_precision!r}; valid: {', '.join(RANK_DTYPES)}")
         self.errors, self.pool, self.errors_every = errors, float(pool), int(errors_every)
+        self.observes = errors in ("periodic", "rolling", "free")  # train_step then calls observe
         self.rank_precision = rank_precision
 
     def setup(self, view):
@@ -390,10 +391,10 @@ class NINT(Sampler):
         return self.err
 
     def observe(self, indices: torch.Tensor, residuals: torch.Tensor) -> None:
-        """Called by train_step with the trained rows (B,) and their f − y (B, C) from the
-        training forward: the cached error modes keep those errors for free."""
+        """Called by train_step (when self.observes) with the trained rows (B,) and their f − y
+        (B, C) from the training forward: the cached error modes keep those errors for free."""
         if self.err is not None:
-            self.err.index_copy_(0, indices, self._norm(residuals.detach().float()))
+            self.err.index_copy_(0, indices, self._norm(residuals.float()))
 
 
 ERROR_MODES = ("fresh", "pool", "periodic", "rolling", "free")

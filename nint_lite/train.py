@@ -120,8 +120,8 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
         backpropagated with that cotangent: the same gradient, one extra forward, bounded memory.
     sel.coords / sel.targets, when set, replace x[indices] / y[indices]; gradients then also
         flow into them (Soft Mining reads its positions' .grad for the next Langevin step).
-    A sampler with an `observe(rows, f − y)` method (NINT's cached error modes) is shown each
-        trained row's residual from this forward, for free.
+    A sampler whose `observes` is True (NINT's cached error modes) is shown each trained row's
+        residual from this forward, for free: sampler.observe(rows (B,), f − y (B, C)).
     total: the count the mean is taken over (default B; nint_lite.lab.distributed passes the
         global B when each rank holds part of the selection).
     """
@@ -134,8 +134,8 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
     rows = (lambda s: slice(s, s + chunk_size)) if dense else (lambda s: sel.indices[s:s + chunk_size])
     if b <= chunk_size and total is None:  # one pass
         out, target = (model(x), y) if dense else (model(x[sel.indices]), y[sel.indices])
-        if hasattr(sampler, "observe") and not dense:  # NINT's cached errors, kept for free
-            sampler.observe(sel.indices, out - target)
+        if getattr(sampler, "observes", False) and not dense:  # NINT's cached errors, kept for free
+            sampler.observe(sel.indices, out.detach() - target)
         loss = sampler.loss(out, target, sel, t, sampler.view) if own_loss else mse(out, target, sel.weights)
         loss.backward()
         return loss.detach()
@@ -158,8 +158,8 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, sel, sa
     for s in range(0, b, chunk_size):
         idx = rows(s)
         res = model(x[idx]) - y[idx]
-        if hasattr(sampler, "observe") and not dense:
-            sampler.observe(idx, res)
+        if getattr(sampler, "observes", False) and not dense:
+            sampler.observe(idx, res.detach())
         per = torch.mean(res ** 2, dim=1)
         part = (per if sel.weights is None else sel.weights[s:s + chunk_size] * per).sum() / total
         part.backward()
